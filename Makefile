@@ -1,0 +1,38 @@
+# e2e-mammo: the two commands. `make run` runs the whole pipeline on the built-in synthetic
+# datasets; `make test` runs the test-suite. Both create/refresh .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true \
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 all
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(CORES) tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow/scripts bench
+	$(BIN)/ruff format --check src tests workflow/scripts bench
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests workflow/scripts bench
+	$(BIN)/ruff check --fix src tests workflow/scripts bench
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+clean:
+	rm -rf results/* logs benchmarks .snakemake

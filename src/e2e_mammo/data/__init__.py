@@ -1,0 +1,1 @@
+"""Data layer: indexing real downloads, synthetic datasets, DICOM->PNG, patient-level splits."""

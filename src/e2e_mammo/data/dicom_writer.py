@@ -1,0 +1,148 @@
+"""Writing DICOM files in the exact shape of the real datasets (used by the synthetic generator
+and the tests).
+
+CBIS-DDSM files are Secondary Capture objects in Implicit VR Little Endian, MONOCHROME2, with the
+side in Laterality (0020,0060) and the view abused into PatientOrientation (0020,0020). INbreast
+files are MG objects with 16 bits allocated and 14-bit content. See
+``docs/data-formats.md`` for the sources.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    UID,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
+
+DIGITAL_MAMMOGRAPHY_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
+_PREFIX = "1.3.6.1.4.1.9590.100.1.2."
+
+
+def make_uid(rng: np.random.Generator) -> str:
+    """A deterministic UID in the CBIS-DDSM root (``1.3.6.1.4.1.9590.100.1.2.`` + 39 digits)."""
+    digits = "".join(str(d) for d in rng.integers(0, 10, size=39))
+    return _PREFIX + str(int(digits[0]) or 1) + digits[1:]
+
+
+def write_dicom(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    patient_id: str,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    sop_class_uid: str = SecondaryCaptureImageStorage,
+    transfer_syntax: str = ImplicitVRLittleEndian,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int | None = None,
+    laterality: str | None = None,
+    image_laterality: str | None = None,
+    patient_orientation: str | None = None,
+    view_position: str | None = None,
+    series_description: str = "",
+    study_date: str = "",
+    modality: str = "MG",
+    rescale: tuple[float, float] | None = None,
+    window: tuple[float, float] | None = None,
+    extra: dict[str, object] | None = None,
+) -> Path:
+    """Write ``pixels`` (uint8 or uint16, 2-D) as a single-frame greyscale DICOM file.
+
+    Args:
+        path: output file; parent folders are created.
+        pixels: 2-D uint8 or uint16 array (rows x columns).
+        patient_id: PatientID and PatientName (the datasets' own anonymised ID).
+        study_uid, series_uid: UIDs; generated when ``None``.
+        sop_class_uid: SOP Class (Secondary Capture for CBIS-DDSM).
+        transfer_syntax: an uncompressed transfer syntax UID.
+        photometric: ``MONOCHROME2`` or ``MONOCHROME1``.
+        bits_stored: BitsStored (defaults to BitsAllocated).
+        laterality, image_laterality: (0020,0060) and (0020,0062) when given.
+        patient_orientation: (0020,0020), where CBIS-DDSM stores the view.
+        view_position: (0018,5101) when given.
+        series_description, study_date, modality: header text.
+        rescale: (slope, intercept) for the modality LUT, when given.
+        window: (center, width) for the VOI LUT, when given.
+        extra: further keyword -> value pairs set on the dataset.
+
+    Returns:
+        The path written. The file is written atomically (temporary name, then rename).
+    """
+    if pixels.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D image, got shape {pixels.shape}")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"{path}: expected uint8 or uint16 pixels, got {pixels.dtype}")
+    bits_allocated = pixels.dtype.itemsize * 8
+    bits_stored = bits_allocated if bits_stored is None else bits_stored
+    sop_instance_uid = generate_uid()
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    meta.ImplementationClassUID = UID("1.2.40.0.13.1.1.1")
+
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = UID(sop_class_uid)
+    ds.SOPInstanceUID = sop_instance_uid
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.PatientID = patient_id
+    ds.PatientName = patient_id
+    ds.StudyID = "DDSM" if sop_class_uid == SecondaryCaptureImageStorage else ""
+    ds.StudyDate = study_date
+    ds.Modality = modality
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.SeriesDescription = series_description
+    ds.BodyPartExamined = "BREAST"
+    if sop_class_uid == SecondaryCaptureImageStorage:
+        ds.ConversionType = "WSD"
+    if laterality is not None:
+        ds.Laterality = laterality
+    if image_laterality is not None:
+        ds.ImageLaterality = image_laterality
+    if patient_orientation is not None:
+        ds.PatientOrientation = patient_orientation
+    if view_position is not None:
+        ds.ViewPosition = view_position
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.Rows, ds.Columns = int(pixels.shape[0]), int(pixels.shape[1])
+    ds.BitsAllocated = bits_allocated
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 0
+    if rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = rescale
+        ds.RescaleType = "US"
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    for key, value in (extra or {}).items():
+        setattr(ds, key, value)
+    ds.PixelData = np.ascontiguousarray(pixels).astype(pixels.dtype.newbyteorder("<")).tobytes()
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    ds.save_as(tmp, enforce_file_format=True)
+    os.replace(tmp, path)
+    return path
+
+
+__all__ = [
+    "DIGITAL_MAMMOGRAPHY_PRESENTATION",
+    "ExplicitVRLittleEndian",
+    "ImplicitVRLittleEndian",
+    "make_uid",
+    "write_dicom",
+]
