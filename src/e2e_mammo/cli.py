@@ -1,0 +1,171 @@
+"""``e2e-mammo <verb>``: the pipeline's stages for people (the same functions Snakemake runs).
+
+Verbs: ``synth`` (built-in synthetic datasets), ``index`` (real or synthetic downloads ->
+images.csv/rois.csv/exclusions.csv), ``convert`` (DICOM -> 16-bit PNG), ``split`` (patient-level
+splits). Bad input ends with ``error: <file>[, row N]: <problem>`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from e2e_mammo.errors import ConfigError, DatasetError
+
+DATASETS = ("cbis-ddsm", "inbreast")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTH such as 1152x896, got {text!r}"
+        ) from exc
+    return rows, cols
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from e2e_mammo.data.synth import synth_cbis_ddsm, synth_inbreast
+
+    if args.dataset == "cbis-ddsm":
+        synth_cbis_ddsm(
+            Path(args.out),
+            n_patients=args.patients or 60,
+            image_size=args.size or (1024, 640),
+            seed=args.seed,
+            layout=args.layout,
+        )
+    else:
+        synth_inbreast(
+            Path(args.out),
+            n_patients=args.patients or 40,
+            image_size=args.size or (1024, 832),
+            seed=args.seed,
+        )
+    print(f"wrote synthetic {args.dataset} dataset to {args.out}")
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    if args.dataset == "cbis-ddsm":
+        from e2e_mammo.data.cbis_ddsm import index_cbis_ddsm
+
+        csv_dir = Path(args.csv_dir) if args.csv_dir else None
+        result = index_cbis_ddsm(
+            Path(args.root), Path(args.out), csv_dir=csv_dir, strict=args.strict
+        )
+    else:
+        from e2e_mammo.data.inbreast import index_inbreast
+
+        result = index_inbreast(Path(args.root), Path(args.out), strict=args.strict)
+    print(
+        f"indexed {len(result.images)} images"
+        + (f", {len(result.rois)} ROIs" if result.rois is not None else "")
+        + f"; {len(result.exclusions)} exclusions -> {args.out}"
+    )
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    from e2e_mammo.data.convert import convert_dataset
+
+    result = convert_dataset(
+        Path(args.images),
+        Path(args.out),
+        size=args.size,
+        threads=args.threads,
+        rois_csv=Path(args.rois) if args.rois else None,
+        intensity=args.intensity,
+        strict=args.strict,
+    )
+    print(
+        f"converted {len(result.manifest)} images, {len(result.masks)} masks; "
+        f"{len(result.exclusions)} exclusions -> {args.out}"
+    )
+
+
+def cmd_split(args: argparse.Namespace) -> None:
+    from e2e_mammo.data.split_stage import run_split
+
+    result = run_split(
+        Path(args.images),
+        Path(args.out),
+        mode=args.mode,
+        seed=args.seed,
+        test_frac=args.test_frac,
+        val_frac=args.val_frac,
+        official_overlap=args.official_overlap,
+    )
+    print(result.summary.to_string(index=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``e2e-mammo``."""
+    parser = argparse.ArgumentParser(prog="e2e-mammo", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("synth", help="write a built-in synthetic dataset in the real layout")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("out", help="output folder (CBIS: download root; INbreast: release folder)")
+    p.add_argument("--patients", type=int, help="number of patients (default 60 CBIS, 40 INbreast)")
+    p.add_argument("--size", type=_size, help="approximate full-image size HEIGHTxWIDTH")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--layout",
+        choices=("descriptive", "classic"),
+        default="descriptive",
+        help="CBIS-DDSM NBIA retriever layout (default descriptive)",
+    )
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("index", help="index a CBIS-DDSM or INbreast download")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("root", help="CBIS: folder holding CBIS-DDSM/; INbreast: the release folder")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--csv-dir", help="CBIS: folder of the four description CSVs (default ROOT)")
+    p.add_argument("--strict", action="store_true", help="fail on the first bad row or file")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("convert", help="convert indexed DICOMs to 16-bit PNGs (+ 8-bit masks)")
+    p.add_argument("images", help="images.csv written by `index`")
+    p.add_argument("--out", required=True)
+    p.add_argument("--rois", help="rois.csv written by `index` (CBIS-DDSM masks)")
+    p.add_argument(
+        "--size", type=_size, default=(1152, 896), help="HEIGHTxWIDTH (default 1152x896)"
+    )
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--intensity", choices=("minmax", "stored"), default="minmax")
+    p.add_argument("--strict", action="store_true")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("split", help="patient-level stratified splits")
+    p.add_argument("images", help="manifest.csv of `convert` (or images.csv of `index`)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--mode", choices=("paper", "official", "holdout"), default="paper")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--test-frac", type=float, default=0.15)
+    p.add_argument("--val-frac", type=float, default=0.10)
+    p.add_argument("--official-overlap", choices=("train", "test"), default="test")
+    p.set_defaults(func=cmd_split)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``e2e-mammo`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.func(args)
+    except (DatasetError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Loading and validating ``params.yaml`` against its JSON schema, naming the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from e2e_mammo.errors import ConfigError
+
+SYNTHETIC = "synthetic"
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file or a non-mapping is a :class:`ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def validate_params(
+    params: dict[str, Any], schema_path: str | Path, source: str = "params.yaml"
+) -> None:
+    """Check ``params`` against the schema; raise :class:`ConfigError` listing every problem.
+
+    Each problem reads ``<source>: <dotted.key>: <what is wrong>``.
+    """
+    schema = load_yaml(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.path))):
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        problems.append(f"{source}: {key}: {error.message}")
+    if problems:
+        raise ConfigError("invalid parameters:\n  " + "\n  ".join(problems))
+
+
+def is_synthetic(root: str) -> bool:
+    """Whether a dataset root asks for the built-in synthetic dataset."""
+    return root == SYNTHETIC

@@ -1,0 +1,62 @@
+"""The split stage: read the converted manifest, split by patient, write splits and summary."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from e2e_mammo.data.exclusions import write_exclusions
+from e2e_mammo.data.splits import SplitResult, make_splits
+from e2e_mammo.errors import DatasetError
+from e2e_mammo.io import atomic_write_csv
+
+log = logging.getLogger(__name__)
+
+
+def run_split(
+    images_csv: Path,
+    out_dir: Path,
+    mode: str,
+    seed: int,
+    test_frac: float = 0.15,
+    val_frac: float = 0.10,
+    official_overlap: str = "test",
+) -> SplitResult:
+    """Split the images of ``images_csv`` and write ``splits.csv``, ``summary.csv`` and
+    ``exclusions.csv`` into ``out_dir`` (each atomically)."""
+    try:
+        images = pd.read_csv(
+            images_csv,
+            dtype={"image_id": str, "patient_id": str, "split": str},
+            keep_default_na=False,
+        )
+    except FileNotFoundError as exc:
+        raise DatasetError(images_csv, "file not found") from exc
+    missing = {"image_id", "patient_id", "label"} - set(images.columns)
+    if missing:
+        raise DatasetError(images_csv, f"missing column(s) {sorted(missing)}")
+    if images.empty:
+        raise DatasetError(images_csv, "no images to split")
+    result = make_splits(
+        images,
+        mode=mode,
+        seed=seed,
+        test_frac=test_frac,
+        val_frac=val_frac,
+        official_overlap=official_overlap,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_exclusions(result.exclusions, out_dir / "exclusions.csv")
+    atomic_write_csv(result.summary, out_dir / "summary.csv")
+    atomic_write_csv(result.splits, out_dir / "splits.csv")
+    for row in result.summary.itertuples():
+        log.info(
+            "%s: %d patients, %d images, %.1f%% positive",
+            row.split,
+            row.patients,
+            row.images,
+            100 * row.positive_rate,
+        )
+    return result

@@ -1,0 +1,51 @@
+"""Tests for params.yaml loading and validation."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from e2e_mammo.config import load_yaml, validate_params
+from e2e_mammo.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow/schemas/params.schema.yaml"
+
+
+@pytest.fixture()
+def params() -> dict:
+    return load_yaml(ROOT / "params.yaml")
+
+
+def test_default_params_are_valid(params: dict) -> None:
+    validate_params(params, SCHEMA)
+
+
+def test_wrong_type_names_the_key(params: dict) -> None:
+    bad = copy.deepcopy(params)
+    bad["convert"]["size"] = [256]
+    with pytest.raises(ConfigError, match=r"convert\.size"):
+        validate_params(bad, SCHEMA)
+
+
+def test_unknown_key_is_reported(params: dict) -> None:
+    bad = copy.deepcopy(params)
+    bad["split"]["sed"] = 1
+    with pytest.raises(ConfigError, match="sed"):
+        validate_params(bad, SCHEMA)
+
+
+def test_every_problem_is_listed(params: dict) -> None:
+    bad = copy.deepcopy(params)
+    bad["convert"]["intensity"] = "log"
+    bad["split"]["cbis_ddsm"]["mode"] = "random"
+    with pytest.raises(ConfigError) as info:
+        validate_params(bad, SCHEMA)
+    assert "convert.intensity" in str(info.value) and "split.cbis_ddsm.mode" in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_yaml(tmp_path / "nope.yaml")
