@@ -1,0 +1,27 @@
+# e2e-mammo: Shen et al. (2019) as a DAG of cached stages.
+# Run: snakemake --cores 8 --resources gpu=1 all   (parameters: params.yaml)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+
+
+include: "workflow/rules/synth.smk"
+include: "workflow/rules/index.smk"
+include: "workflow/rules/convert.smk"
+include: "workflow/rules/split.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand("results/splits/{dataset}/splits.csv", dataset=DATASETS),

@@ -1,0 +1,51 @@
+# Helpers shared by the workflow: parameter validation and per-dataset lookups.
+from pathlib import Path
+
+from e2e_mammo.config import is_synthetic, validate_params
+
+validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
+
+DATASETS = ["cbis-ddsm", "inbreast"]
+ENV = "../../envs/e2e-mammo.yaml"
+
+
+def dataset_cfg(dataset):
+    """The params.yaml block of a dataset (`cbis-ddsm` -> data.cbis_ddsm)."""
+    return config["data"][dataset.replace("-", "_")]
+
+
+def dataset_root(dataset):
+    """Input: the generated synthetic tree, or the user's download (by age, never rebuilt)."""
+    root = dataset_cfg(dataset)["root"]
+    if is_synthetic(root):
+        return f"results/synthetic/{dataset}"
+    return ancient(root)
+
+
+def synthetic_params(wildcards):
+    return dataset_cfg(wildcards.dataset)["synthetic"]
+
+
+def cbis_csv_dir(wildcards, input):
+    return dataset_cfg("cbis-ddsm").get("csv_dir") or input.root
+
+
+def convert_rois(wildcards):
+    """CBIS-DDSM converts its ROI masks too; INbreast has image labels only."""
+    if wildcards.dataset == "cbis-ddsm":
+        return "results/index/cbis-ddsm/rois.csv"
+    return []
+
+
+def split_params(wildcards):
+    """Split settings: CBIS-DDSM paper/official mode; INbreast the 70/30 holdout."""
+    seed = config["split"]["seed"]
+    if wildcards.dataset == "cbis-ddsm":
+        return dict(config["split"]["cbis_ddsm"], seed=seed)
+    return dict(
+        mode="holdout",
+        seed=seed,
+        test_frac=0.0,
+        val_frac=config["split"]["inbreast"]["val_frac"],
+        official_overlap="test",
+    )

@@ -1,0 +1,15 @@
+rule split_dataset:
+    input:
+        "results/converted/{dataset}/manifest.csv",
+    output:
+        splits="results/splits/{dataset}/splits.csv",
+        summary="results/splits/{dataset}/summary.csv",
+        exclusions="results/splits/{dataset}/exclusions.csv",
+    log:
+        "logs/split/{dataset}.log",
+    conda:
+        ENV
+    params:
+        split=split_params,
+    script:
+        "../scripts/split_dataset.py"

@@ -1,0 +1,18 @@
+"""Snakemake adapter: convert the indexed DICOMs to 16-bit PNGs and 8-bit masks."""
+
+from pathlib import Path
+
+from e2e_mammo.data.convert import convert_dataset
+from e2e_mammo.joblog import log_to_file
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+convert_dataset(
+    Path(snakemake.input.images),
+    Path(snakemake.output.manifest).parent,
+    size=tuple(snakemake.params.size),
+    threads=snakemake.threads,
+    rois_csv=Path(snakemake.input.rois) if snakemake.input.rois else None,
+    intensity=snakemake.params.intensity,
+    strict=snakemake.params.strict,
+)

@@ -1,0 +1,17 @@
+"""Snakemake adapter: index a CBIS-DDSM or INbreast tree into images.csv (+ rois.csv)."""
+
+from pathlib import Path
+
+from e2e_mammo.data.cbis_ddsm import index_cbis_ddsm
+from e2e_mammo.data.inbreast import index_inbreast
+from e2e_mammo.joblog import log_to_file
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+root = Path(snakemake.input.root)
+out = Path(snakemake.output.images).parent
+strict = snakemake.params.strict
+if "rois" in snakemake.output.keys():
+    index_cbis_ddsm(root, out, csv_dir=Path(snakemake.params.csv_dir), strict=strict)
+else:
+    index_inbreast(root, out, strict=strict)

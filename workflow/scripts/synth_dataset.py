@@ -1,0 +1,16 @@
+"""Snakemake adapter: write a built-in synthetic dataset in the real layout."""
+
+from pathlib import Path
+
+from e2e_mammo.data.synth import synth_cbis_ddsm, synth_inbreast
+from e2e_mammo.joblog import log_to_file
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+cfg = snakemake.params.synthetic
+out = Path(snakemake.output[0])
+size = tuple(cfg["image_size"])
+if snakemake.wildcards.dataset == "cbis-ddsm":
+    synth_cbis_ddsm(out, cfg["n_patients"], size, cfg["seed"], layout=cfg["layout"])
+else:
+    synth_inbreast(out, cfg["n_patients"], size, cfg["seed"])
