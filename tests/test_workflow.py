@@ -1,0 +1,95 @@
+"""The real Snakemake DAG, end to end, on a tiny synthetic configuration."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def tiny_params() -> dict:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    tiny = copy.deepcopy(params)
+    tiny["data"]["cbis_ddsm"]["synthetic"].update(n_patients=8, image_size=[200, 128])
+    tiny["data"]["inbreast"]["synthetic"].update(n_patients=6, image_size=[200, 160])
+    tiny["convert"]["size"] = [64, 48]
+    return tiny
+
+
+def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--cores", "2", "--resources", "gpu=1", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("pipeline")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    proc = run_snakemake(workdir, "all")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["cbis-ddsm", "inbreast"])
+def test_dag_splits_every_converted_image(pipeline: Path, dataset: str) -> None:
+    manifest = pd.read_csv(pipeline / f"results/converted/{dataset}/manifest.csv", dtype=str)
+    splits = pd.read_csv(pipeline / f"results/splits/{dataset}/splits.csv", dtype=str)
+    assert len(manifest) > 0
+    assert set(splits["image_id"]) == set(manifest["image_id"])
+    assert (splits.groupby("patient_id")["split"].nunique() == 1).all()
+
+
+@pytest.mark.slow
+def test_dag_writes_pngs_listed_in_manifest(pipeline: Path) -> None:
+    manifest = pd.read_csv(pipeline / "results/converted/cbis-ddsm/manifest.csv")
+    for png in manifest["png_path"]:
+        path = Path(png) if Path(png).is_absolute() else pipeline / png
+        assert path.is_file(), path
+
+
+@pytest.mark.slow
+def test_dag_converts_cbis_masks(pipeline: Path) -> None:
+    masks = pd.read_csv(pipeline / "results/converted/cbis-ddsm/masks.csv")
+    rois = pd.read_csv(pipeline / "results/index/cbis-ddsm/rois.csv")
+    assert len(masks) > 0 and len(masks) <= len(rois)
+
+
+@pytest.mark.slow
+def test_dag_is_up_to_date_after_run(pipeline: Path) -> None:
+    proc = run_snakemake(pipeline, "-n", "all")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "copy"
+    shutil.copytree(pipeline, workdir, symlinks=True)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["split"]["seed"] = 99
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_snakemake(workdir, "-n", "--rerun-triggers", "params", "all")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "split_dataset" in out
+    assert "convert_dataset" not in out and "synth_dataset" not in out
+
+
+def test_invalid_params_stop_with_key_named(tmp_path: Path) -> None:
+    params = tiny_params()
+    params["convert"]["size"] = [64]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_snakemake(tmp_path, "-n", "all")
+    assert proc.returncode != 0
+    assert "convert.size" in proc.stdout + proc.stderr
