@@ -1,0 +1,183 @@
+"""MLflow tracking for every training job: one run per job, identical metric keys across rows.
+
+* Store: a local SQLite database (``sqlite:///mlflow.db`` at the project root by default) with
+  artifacts under ``mlartifacts/``; both configurable (``tracking`` in params.yaml).
+* Telemetry is off (``MLFLOW_DISABLE_TELEMETRY``, ``DO_NOT_TRACK``), nothing leaves the machine.
+* :func:`init_store` creates the database schema and the experiment once; the Snakemake rule
+  ``mlflow_init`` runs it before any training job so that parallel jobs never race on the schema
+  migration or on experiment creation ("database is locked", lost runs).
+* ``enabled: false`` (unit tests) turns every call into a no-op while keeping the records in
+  memory, so code paths are the same with and without a store.
+
+Only the datasets' own anonymised IDs ever reach MLflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "e2e-mammo"
+DEFAULT_ARTIFACTS = "mlartifacts"
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where runs go. ``uri`` may be any MLflow tracking URI (SQLite by default)."""
+
+    enabled: bool = True
+    uri: str = DEFAULT_URI
+    experiment: str = DEFAULT_EXPERIMENT
+    artifacts: str = DEFAULT_ARTIFACTS
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> TrackingConfig:
+        """Build from the ``tracking`` block of params.yaml (missing keys take the defaults)."""
+        params = dict(params or {})
+        return cls(
+            enabled=bool(params.get("enabled", True)),
+            uri=str(params.get("uri", DEFAULT_URI)),
+            experiment=str(params.get("experiment", DEFAULT_EXPERIMENT)),
+            artifacts=str(params.get("artifacts", DEFAULT_ARTIFACTS)),
+        )
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def init_store(config: TrackingConfig, retries: int = 5) -> str | None:
+    """Create the store's schema and the experiment if missing; return the experiment id.
+
+    Idempotent; run once before parallel jobs start. Returns ``None`` when tracking is off.
+    """
+    if not config.enabled:
+        return None
+    last: Exception | None = None
+    for attempt in range(retries):
+        try:
+            client = _client(config.uri)
+            found = client.get_experiment_by_name(config.experiment)
+            if found is not None:
+                return found.experiment_id
+            location = Path(config.artifacts).resolve().as_uri()
+            return client.create_experiment(config.experiment, artifact_location=location)
+        except Exception as exc:  # noqa: BLE001 - a concurrent creator may win the race
+            last = exc
+            time.sleep(0.5 * (attempt + 1))
+    raise RuntimeError(f"cannot initialise MLflow store {config.uri}: {last}") from last
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """The checkout's commit (``+dirty`` when it has uncommitted changes), or ``unknown``."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def files_hash(paths: Iterable[str | Path]) -> str:
+    """SHA-256 over the bytes of the given files (the data manifests a run was trained on)."""
+    digest = hashlib.sha256()
+    for path in sorted(str(p) for p in paths):
+        digest.update(Path(path).name.encode())
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Run:
+    """One MLflow run (or its in-memory stand-in when tracking is off)."""
+
+    config: TrackingConfig
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple[str, float, int | None]] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> Run:
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.set_tracking_uri(self.config.uri)
+            experiment_id = init_store(self.config)
+            active = mlflow.start_run(
+                experiment_id=experiment_id, run_name=self.name, tags=self.tags
+            )
+            self.run_id = active.info.run_id
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log parameters (flattened ``a.b`` keys; values as text, at most 6000 chars)."""
+        flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
+        self.params.update(flat)
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.log_params(flat)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric metrics, per epoch with ``step=epoch`` or once as final numbers."""
+        clean = {k: float(v) for k, v in metrics.items() if v is not None}
+        self.metrics.extend((k, v, step) for k, v in clean.items())
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.log_metrics(clean, step=step)
+
+    def log_artifact(self, path: str | Path) -> None:
+        """Attach a file (learning curves, tables) to the run."""
+        self.artifacts.append(str(path))
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.log_artifact(str(path))
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, prefix=f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def start_run(config: TrackingConfig, name: str, tags: Mapping[str, str] | None = None) -> Run:
+    """A run context: ``with start_run(cfg, "table1/resnet50-N-S10", tags) as run: ...``."""
+    return Run(config=config, name=name, tags={k: str(v) for k, v in (tags or {}).items()})

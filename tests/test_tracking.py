@@ -1,0 +1,79 @@
+"""Tests for the MLflow tracking module (SQLite store in a temporary folder)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+from e2e_mammo.tracking import TrackingConfig, files_hash, flatten, init_store, start_run
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> TrackingConfig:
+    return TrackingConfig(
+        uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        experiment="test",
+        artifacts=str(tmp_path / "artifacts"),
+    )
+
+
+def test_disabled_tracking_keeps_records_in_memory() -> None:
+    with start_run(TrackingConfig(enabled=False), "row") as run:
+        run.log_params({"model": {"arch": "resnet50"}})
+        run.log_metrics({"val_accuracy": 0.5}, step=1)
+    assert run.run_id is None
+    assert run.params == {"model.arch": "resnet50"}
+    assert run.metrics == [("val_accuracy", 0.5, 1)]
+
+
+def test_run_logs_params_metrics_tags_and_artifact(store: TrackingConfig, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    curve = tmp_path / "curve.csv"
+    curve.write_text("epoch,loss\n1,0.5\n")
+    with start_run(store, "table1/row", tags={"table": "1", "row": "r"}) as run:
+        run.log_params({"lr": 1e-3})
+        for epoch in (1, 2):
+            run.log_metrics({"train_loss": 1.0 / epoch}, step=epoch)
+        run.log_artifact(curve)
+    client = MlflowClient(tracking_uri=store.uri)
+    logged = client.get_run(run.run_id)
+    assert logged.data.params["lr"] == "0.001"
+    assert logged.data.tags["table"] == "1"
+    history = client.get_metric_history(run.run_id, "train_loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5)]
+    assert [a.path for a in client.list_artifacts(run.run_id)] == ["curve.csv"]
+
+
+def test_init_store_is_idempotent(store: TrackingConfig) -> None:
+    assert init_store(store) == init_store(store)
+
+
+def _one_run(config: TrackingConfig, name: str) -> str:
+    with start_run(config, name) as run:
+        run.log_metrics({"x": 1.0}, step=1)
+    return run.run_id
+
+
+def test_parallel_jobs_after_init_lose_no_run(store: TrackingConfig) -> None:
+    from mlflow.tracking import MlflowClient
+
+    experiment_id = init_store(store)
+    with mp.get_context("spawn").Pool(2) as pool:
+        ids = pool.starmap(_one_run, [(store, f"r{i}") for i in range(4)])
+    runs = MlflowClient(tracking_uri=store.uri).search_runs([experiment_id])
+    assert sorted(r.info.run_id for r in runs) == sorted(ids)
+
+
+def test_flatten_nested_keys() -> None:
+    assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
+
+
+def test_files_hash_changes_with_content(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("a")
+    first = files_hash([path])
+    path.write_text("b")
+    assert files_hash([path]) != first
