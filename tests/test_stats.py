@@ -1,0 +1,38 @@
+"""Tests for the training-set mean grey value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from e2e_mammo.data.stats import mean_grey
+from e2e_mammo.errors import DatasetError
+
+
+def _dataset(tmp_path: Path) -> tuple[Path, Path]:
+    rows, split_rows = [], []
+    for i, (value, split) in enumerate([(65535, "train"), (0, "train"), (30000, "test")]):
+        path = tmp_path / f"{i}.png"
+        cv2.imwrite(str(path), np.full((4, 3), value, np.uint16))
+        rows.append({"image_id": str(i), "png_path": str(path)})
+        split_rows.append({"image_id": str(i), "split": split})
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    pd.DataFrame(split_rows).to_csv(tmp_path / "splits.csv", index=False)
+    return tmp_path / "manifest.csv", tmp_path / "splits.csv"
+
+
+def test_mean_is_over_training_images_on_255_scale(tmp_path: Path) -> None:
+    manifest, splits = _dataset(tmp_path)
+    result = mean_grey(manifest, splits)
+    assert result["mean"] == pytest.approx(127.5)
+    assert result["images"] == 2
+
+
+def test_empty_split_is_an_error(tmp_path: Path) -> None:
+    manifest, splits = _dataset(tmp_path)
+    with pytest.raises(DatasetError, match="no images in split 'val'"):
+        mean_grey(manifest, splits, split="val")
