@@ -53,6 +53,7 @@ def write_dicom(
     rescale: tuple[float, float] | None = None,
     window: tuple[float, float] | None = None,
     extra: dict[str, object] | None = None,
+    sop_instance_uid: str | None = None,
 ) -> Path:
     """Write ``pixels`` (uint8 or uint16, 2-D) as a single-frame greyscale DICOM file.
 
@@ -72,6 +73,8 @@ def write_dicom(
         rescale: (slope, intercept) for the modality LUT, when given.
         window: (center, width) for the VOI LUT, when given.
         extra: further keyword -> value pairs set on the dataset.
+        sop_instance_uid: SOPInstanceUID; generated (random) when ``None``. Pass one for
+            byte-for-byte reproducible files.
 
     Returns:
         The path written. The file is written atomically (temporary name, then rename).
@@ -82,7 +85,7 @@ def write_dicom(
         raise ValueError(f"{path}: expected uint8 or uint16 pixels, got {pixels.dtype}")
     bits_allocated = pixels.dtype.itemsize * 8
     bits_stored = bits_allocated if bits_stored is None else bits_stored
-    sop_instance_uid = generate_uid()
+    sop_instance_uid = sop_instance_uid or generate_uid()
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(sop_class_uid)

@@ -1,0 +1,646 @@
+"""Synthetic CBIS-DDSM download in the real NBIA-retriever layout (see docs/data-formats.md §1).
+
+``synth_cbis_ddsm(out)`` writes, under the download root ``out``:
+
+* ``CBIS-DDSM/<SubjectID>/<study folder>/<series folder>/1-1.dcm`` (and ``1-2.dcm`` in 2-file ROI
+  series). ``layout="descriptive"`` gives retriever-3.6 names
+  (``07-20-2016-DDSM-NA-74994/1.000000-full mammogram images-24515``; about 15 % of subjects
+  without ``-NA-`` and 15 % with a ``1-`` series prefix); ``layout="classic"`` gives
+  ``<StudyInstanceUID>/<SeriesInstanceUID>``. File names are ``1-1.dcm``/``1-2.dcm`` in both.
+* ``metadata.csv`` (one row per series) when ``with_metadata``.
+* the four case-description CSVs with the real names, headers, CRLF records and the quoted
+  trailing line feed (mass: ``ROI mask file path``; calc: ``cropped image file path``). Their
+  paths use the classic ``Subject/StudyUID/SeriesUID/00000N.dcm`` form, whose file names do not
+  match the files on disk (the real quirk).
+
+Quirks reproduced: the mask at ``1-1.dcm`` or ``1-2.dcm`` (~50/50); 2-file series described
+``cropped images`` (~12 %); ROIs split over two study/series folders (~5 %, mostly masses);
+masks a few pixels off the full-image size (~3 %); non-contiguous abnormality ids; a patient in
+both a train and a test CSV; a view under both a Mass- and a Calc- prefix (the same picture,
+written twice with different UIDs); ``NA`` descriptors; one calc-test patient with density ``0``
+and one mass-train row with subtlety ``0`` (as in the real files, when ``n_patients >= 20``).
+
+The output folder is built in ``out.parent/.<out.name>.partial`` and renamed to ``out`` at the
+end, so an interrupted run never leaves a tree at ``out`` that looks complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from e2e_mammo.data.dicom_writer import make_uid, write_dicom
+from e2e_mammo.data.synth.phantom import Finding, render_mammogram
+
+__all__ = [
+    "Progress",
+    "jitter_size",
+    "staged_output",
+    "CSV_FILES",
+    "MASS_HEADER",
+    "CALC_HEADER",
+    "METADATA_HEADER",
+    "synth_cbis_ddsm",
+]
+
+MASS_HEADER = (
+    "patient_id,breast_density,left or right breast,image view,abnormality id,abnormality type,"
+    "mass shape,mass margins,assessment,pathology,subtlety,image file path,"
+    "cropped image file path,ROI mask file path"
+)
+CALC_HEADER = (
+    "patient_id,breast density,left or right breast,image view,abnormality id,abnormality type,"
+    "calc type,calc distribution,assessment,pathology,subtlety,image file path,"
+    "cropped image file path,ROI mask file path"
+)
+METADATA_HEADER = [
+    "Series UID",
+    "Collection",
+    "3rd Party Analysis",
+    "Data Description URI",
+    "Subject ID",
+    "Study UID",
+    "Study Description",
+    "Study Date",
+    "Series Description",
+    "Manufacturer",
+    "Modality",
+    "SOP Class Name",
+    "SOP Class UID",
+    "Number of Images",
+    "File Size",
+    "File Location",
+    "Download Timestamp",
+]
+CSV_FILES = {
+    "Mass-Training": "mass_case_description_train_set.csv",
+    "Mass-Test": "mass_case_description_test_set.csv",
+    "Calc-Training": "calc_case_description_train_set.csv",
+    "Calc-Test": "calc_case_description_test_set.csv",
+}
+FULL_DATE = {
+    "Mass-Training": "07-20-2016",
+    "Calc-Training": "08-07-2016",
+    "Mass-Test": "10-04-2016",
+    "Calc-Test": "08-29-2017",
+}
+ROI_DATE = {
+    "Mass-Training": "07-21-2016",
+    "Calc-Training": "09-06-2017",
+    "Mass-Test": "10-04-2016",
+    "Calc-Test": "08-29-2017",
+}
+# the few real exceptions, used for the "cropped images" study of split ROIs
+ROI_DATE_EXCEPTION = {
+    "Mass-Training": "07-20-2016",
+    "Calc-Training": "09-27-2017",
+    "Mass-Test": "10-04-2016",
+    "Calc-Test": "08-30-2017",
+}
+SC_CLASS_UID = "1.2.840.10008.5.1.4.1.1.7"
+DOI = "https://doi.org/10.7937/K9/TCIA.2016.7O02S9CY"
+
+_MASS_MAL = {
+    "shape": ["IRREGULAR", "IRREGULAR", "IRREGULAR-ARCHITECTURAL_DISTORTION", "LOBULATED"],
+    "margins": [
+        "SPICULATED",
+        "SPICULATED",
+        "ILL_DEFINED",
+        "ILL_DEFINED-SPICULATED",
+        "MICROLOBULATED",
+    ],
+}
+_MASS_BEN = {
+    "shape": ["OVAL", "OVAL", "ROUND", "LOBULATED", "OVAL-LYMPH_NODE"],
+    "margins": ["CIRCUMSCRIBED", "CIRCUMSCRIBED", "OBSCURED", "CIRCUMSCRIBED-OBSCURED", "NA"],
+}
+_CALC_MAL = {
+    "type": [
+        "PLEOMORPHIC",
+        "PLEOMORPHIC",
+        "FINE_LINEAR_BRANCHING",
+        "PLEOMORPHIC-FINE_LINEAR_BRANCHING",
+        "AMORPHOUS",
+    ],
+    "dist": ["CLUSTERED", "CLUSTERED", "SEGMENTAL", "LINEAR", "CLUSTERED-LINEAR", "NA"],
+}
+_CALC_BEN = {
+    "type": [
+        "PUNCTATE",
+        "LUCENT_CENTER",
+        "ROUND_AND_REGULAR-LUCENT_CENTER",
+        "COARSE",
+        "VASCULAR",
+        "ROUND_AND_REGULAR-EGGSHELL",
+        "LUCENT_CENTERED",
+    ],
+    "dist": ["CLUSTERED", "REGIONAL", "DIFFUSELY_SCATTERED", "SEGMENTAL", "NA", "NA"],
+}
+
+
+@contextmanager
+def staged_output(out: Path) -> Iterator[Path]:
+    """Build a tree in ``out.parent/.<name>.partial`` and rename it to ``out`` only on success.
+
+    A crash leaves only the hidden ``.partial`` folder (removed on the next run); ``out`` itself
+    either does not exist or is a complete earlier tree, never a half-written one.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.parent / f".{out.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir()
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old.{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(partial, out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+class Progress:
+    """Prints one line to stderr per ~10 % of ``total`` items."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label = label
+        self.total = max(total, 1)
+        self.step = max(1, -(-self.total // 10))
+
+    def update(self, done: int) -> None:
+        if done % self.step == 0 or done == self.total:
+            pct = 100 * done // self.total
+            print(f"{self.label}: {done}/{self.total} patients ({pct}%)", file=sys.stderr)
+
+
+def jitter_size(
+    size: tuple[int, int], rng: np.random.Generator, frac: float = 0.1
+) -> tuple[int, int]:
+    """``size`` with each side scaled by a random factor in [1-frac, 1+frac]."""
+    rows = int(round(size[0] * rng.uniform(1 - frac, 1 + frac)))
+    cols = int(round(size[1] * rng.uniform(1 - frac, 1 + frac)))
+    return max(rows, 32), max(cols, 24)
+
+
+@dataclass
+class _Lesion:
+    kind: str  # "mass" | "calc"
+    pathology: str
+    abn_id: int
+    desc1: str
+    desc2: str
+    assessment: int
+    subtlety: int
+
+    @property
+    def malignant(self) -> bool:
+        return self.pathology == "MALIGNANT"
+
+
+@dataclass
+class _Roi:
+    lesion: _Lesion
+    prefix: str
+    index: int  # index of the lesion in the scan's findings
+    split: bool = False
+    mask_first: bool = False
+    desc: str = "ROI mask images"
+    mismatch: tuple[int, int] | None = None
+
+
+@dataclass
+class _Scan:
+    patient: str
+    side: str  # LEFT / RIGHT
+    view: str  # CC / MLO
+    density: int
+    shape: tuple[int, int]
+    seed: int
+    lesions: list[_Lesion] = field(default_factory=list)
+    rois: list[_Roi] = field(default_factory=list)
+    csv_density: dict[str, str] = field(default_factory=dict)
+
+
+def _choice(rng: np.random.Generator, items: list[str]) -> str:
+    return items[int(rng.integers(len(items)))]
+
+
+def _pathology(kind: str, rng: np.random.Generator) -> str:
+    if rng.random() < 0.46:
+        return "MALIGNANT"
+    bwc = 0.2 if kind == "mass" else 0.45
+    return "BENIGN_WITHOUT_CALLBACK" if rng.random() < bwc else "BENIGN"
+
+
+def _make_lesion(kind: str, pathology: str, abn_id: int, rng: np.random.Generator) -> _Lesion:
+    mal = pathology == "MALIGNANT"
+    if kind == "mass":
+        table = _MASS_MAL if mal else _MASS_BEN
+        d1, d2 = _choice(rng, table["shape"]), _choice(rng, table["margins"])
+    else:
+        table = _CALC_MAL if mal else _CALC_BEN
+        d1, d2 = _choice(rng, table["type"]), _choice(rng, table["dist"])
+    if mal:
+        assessment = int(rng.choice([4, 4, 5, 5, 0, 3]))
+        subtlety = int(rng.integers(3, 6))
+    elif pathology == "BENIGN":
+        assessment = int(rng.choice([2, 3, 4, 4, 0]))
+        subtlety = int(rng.integers(2, 6))
+    else:
+        assessment = int(rng.choice([2, 2, 3, 0]))
+        subtlety = int(rng.integers(1, 5))
+    return _Lesion(kind, pathology, abn_id, d1, d2, assessment, subtlety)
+
+
+def _abn_ids(k: int, rng: np.random.Generator) -> list[int]:
+    if rng.random() < 0.85:
+        return list(range(1, k + 1))
+    ids = sorted(int(i) for i in rng.choice(np.arange(1, k + 3), size=k, replace=False))
+    if ids == list(range(1, k + 1)):
+        ids[-1] += 1
+    return ids
+
+
+def _prefix(kind: str, test: bool) -> str:
+    return ("Mass" if kind == "mass" else "Calc") + ("-Test" if test else "-Training")
+
+
+def _plan(n_patients: int, image_size: tuple[int, int], rng: np.random.Generator) -> list[_Scan]:
+    numbers = sorted(
+        int(i) for i in rng.choice(np.arange(1, max(2600, 20 * n_patients)), n_patients, False)
+    )
+    patients = [f"P_{i:05d}" for i in numbers]
+    n_test = int(round(0.2 * n_patients)) if n_patients >= 2 else 0
+    test = set(rng.permutation(patients)[:n_test].tolist())
+    scans: list[_Scan] = []
+    per_patient: dict[str, list[_Scan]] = {}
+    # alternate mass/calc within each split so that small runs still fill all four CSVs
+    kinds: dict[str, str] = {}
+    for group in ([p for p in patients if p in test], [p for p in patients if p not in test]):
+        start = int(rng.integers(2))
+        for i, pid in enumerate(rng.permutation(group).tolist()):
+            kinds[pid] = "mass" if (i + start) % 2 == 0 else "calc"
+    for pid in patients:
+        kind = kinds[pid]
+        density = int(rng.choice([1, 2, 3, 4], p=[0.15, 0.4, 0.3, 0.15]))
+        sides = ["LEFT", "RIGHT"] if rng.random() < 0.2 else [_choice(rng, ["LEFT", "RIGHT"])]
+        mine: list[_Scan] = []
+        for side in sides:
+            views = ["CC", "MLO"] if rng.random() < 0.75 else [_choice(rng, ["CC", "MLO"])]
+            k = int(rng.choice([1, 2, 3], p=[0.8, 0.15, 0.05]))
+            first = _pathology(kind, rng)
+            paths = [
+                first if (i == 0 or rng.random() < 0.85) else _pathology(kind, rng)
+                for i in range(k)
+            ]
+            lesions = [
+                _make_lesion(kind, p, a, rng) for p, a in zip(paths, _abn_ids(k, rng), strict=True)
+            ]
+            for view in views:
+                scan = _Scan(
+                    pid, side, view, density, jitter_size(image_size, rng), int(rng.integers(2**62))
+                )
+                prefix = _prefix(kind, pid in test)
+                for i, les in enumerate(lesions):
+                    scan.lesions.append(les)
+                    scan.rois.append(_Roi(les, prefix, i))
+                mine.append(scan)
+        per_patient[pid] = mine
+        scans.extend(mine)
+
+    train = [p for p in patients if p not in test and len({s.side for s in per_patient[p]}) == 1]
+    if len(train) >= 1 and test:
+        # a patient in both a train and a test CSV (mass-train ∩ calc-test in the real data)
+        pid = train[0]
+        base = per_patient[pid][0]
+        kind = "calc" if base.lesions[0].kind == "mass" else "mass"
+        side = "RIGHT" if base.side == "LEFT" else "LEFT"
+        les = _make_lesion(kind, _pathology(kind, rng), 1, rng)
+        for view in ("CC", "MLO"):
+            scan = _Scan(
+                pid,
+                side,
+                view,
+                base.density,
+                jitter_size(image_size, rng),
+                int(rng.integers(2**62)),
+                [les],
+                [_Roi(les, _prefix(kind, True), 0)],
+            )
+            scans.append(scan)
+    if len(train) >= 2:
+        # one view under both a Mass- and a Calc- prefix: same picture, separate DICOMs
+        scan = per_patient[train[1]][0]
+        kind = "calc" if scan.lesions[0].kind == "mass" else "mass"
+        les = _make_lesion(kind, scan.lesions[0].pathology, 1, rng)
+        scan.lesions.append(les)
+        scan.rois.append(_Roi(les, _prefix(kind, False), len(scan.lesions) - 1))
+    return scans
+
+
+def _assign_quirks(scans: list[_Scan], n_patients: int, rng: np.random.Generator) -> None:
+    rois = [r for s in scans for r in s.rois]
+    for r in rois:
+        r.split = rng.random() < (0.07 if r.lesion.kind == "mass" else 0.015)
+        r.mask_first = bool(rng.random() < 0.5)
+        r.desc = "cropped images" if rng.random() < 0.12 else "ROI mask images"
+        r.mismatch = None
+    # make sure every quirk appears at least once when there are enough ROIs
+    if len(rois) >= 5:
+        order = [int(i) for i in rng.permutation(len(rois))]
+        a, b, c, d, e = (rois[i] for i in order[:5])
+        if not any(r.split for r in rois):
+            a.split = True
+        b.split = c.split = d.split = False
+        b.mask_first, c.mask_first = True, False
+        d.desc = "cropped images"
+        e.mismatch = (0, 0)
+    for r in rois:
+        if r.mismatch is not None or rng.random() < 0.03:
+            dr, dc = (int(v) for v in rng.integers(2, 9, size=2) * rng.choice([-1, 1], size=2))
+            r.mismatch = (dr, dc)
+    if n_patients >= 20:
+        calc_test = [s for s in scans if any(r.prefix == "Calc-Test" for r in s.rois)]
+        if calc_test:
+            pid = calc_test[0].patient
+            for s in scans:
+                if s.patient == pid:
+                    s.csv_density["Calc-Test"] = "0"
+        mass_train = [r for s in scans for r in s.rois if r.prefix == "Mass-Training"]
+        if mass_train:
+            mass_train[-1].lesion.subtlety = 0
+
+
+def _size_str(n_bytes: int) -> str:
+    if n_bytes >= 1024 * 1024:
+        return f"{n_bytes / (1024 * 1024):.2f} MB"
+    return f"{n_bytes / 1024:.2f} KB"
+
+
+class _Writer:
+    def __init__(self, root: Path, layout: str, rng: np.random.Generator) -> None:
+        self.root = root
+        self.layout = layout
+        self.rng = rng
+        self.series: list[list[str]] = []
+        self.t0 = datetime(2023, 5, 24, 2, 45, 44, 375000)
+
+    def folder(
+        self, subject: str, date: str, study: str, series: str, desc: str, style: tuple[bool, bool]
+    ) -> Path:
+        if self.layout == "classic":
+            return Path("CBIS-DDSM") / subject / study / series
+        with_na, long_prefix = style
+        study_dir = f"{date}-DDSM-{'NA-' if with_na else ''}{study[-5:]}"
+        series_dir = f"{'1.000000' if long_prefix else '1'}-{desc}-{series[-5:]}"
+        return Path("CBIS-DDSM") / subject / study_dir / series_dir
+
+    def write_series(
+        self,
+        rel: Path,
+        files: list[tuple[np.ndarray, str]],
+        *,
+        subject: str,
+        study: str,
+        series: str,
+        date: str,
+        desc: str,
+        side: str,
+        view: str,
+    ) -> None:
+        total = 0
+        for i, (pixels, sop) in enumerate(files, start=1):
+            path = write_dicom(
+                self.root / rel / f"1-{i}.dcm",
+                pixels,
+                patient_id=subject,
+                study_uid=study,
+                series_uid=series,
+                sop_instance_uid=sop,
+                laterality=side[0],
+                patient_orientation=view,
+                series_description=desc,
+                study_date=date[6:] + date[:2] + date[3:5],
+                extra={
+                    "InstanceNumber": i,
+                    "SecondaryCaptureDeviceManufacturer": "MathWorks",
+                    "SecondaryCaptureDeviceManufacturerModelName": "MATLAB",
+                },
+            )
+            total += path.stat().st_size
+        stamp = self.t0 + timedelta(milliseconds=1187 * len(self.series))
+        ts = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3].rstrip("0").rstrip(".")
+        self.series.append(
+            [
+                series,
+                "CBIS-DDSM",
+                "NO",
+                DOI,
+                subject,
+                study,
+                "",
+                date,
+                desc,
+                "",
+                "MG",
+                "Secondary Capture Image Storage",
+                SC_CLASS_UID,
+                str(len(files)),
+                _size_str(total),
+                "./" + rel.as_posix(),
+                ts,
+            ]
+        )
+
+
+def _crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    m = max(4, int(0.15 * max(r1 - r0, c1 - c0)))
+    r0, c0 = max(r0 - m, 0), max(c0 - m, 0)
+    r1, c1 = min(r1 + m, image.shape[0]), min(c1 + m, image.shape[1])
+    return np.ascontiguousarray(image[r0:r1, c0:c1])
+
+
+def _csv_bytes(header: str, rows: list[list[str]], quoted_col: int) -> bytes:
+    buf = io.StringIO()
+    buf.write(header + "\r\n")
+    for row in rows:
+        cells = list(row)
+        cells[quoted_col] = '"' + cells[quoted_col] + '\n"'
+        buf.write(",".join(cells) + "\r\n")
+    return buf.getvalue().encode("ascii")
+
+
+def synth_cbis_ddsm(
+    out: Path,
+    n_patients: int = 60,
+    image_size: tuple[int, int] = (1024, 640),
+    seed: int = 0,
+    layout: str = "descriptive",
+    with_metadata: bool = True,
+) -> Path:
+    """Write a synthetic CBIS-DDSM download root at ``out`` and return ``out``.
+
+    Args:
+        out: the download root (it will hold ``CBIS-DDSM/``, ``metadata.csv`` and the four CSVs).
+        n_patients: number of patients (``P_xxxxx``); each has 1-4 full images.
+        image_size: approximate (rows, cols) of a full image; each image varies by about ±10 %.
+        seed: the only source of randomness: the same seed gives the same bytes.
+        layout: ``"descriptive"`` (retriever >= 3.6 folder names) or ``"classic"`` (UIDs).
+        with_metadata: also write the retriever's ``metadata.csv``.
+    """
+    if layout not in ("descriptive", "classic"):
+        raise ValueError(f"layout must be 'descriptive' or 'classic', got {layout!r}")
+    if n_patients < 1:
+        raise ValueError(f"n_patients must be >= 1, got {n_patients}")
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    scans = _plan(n_patients, image_size, rng)
+    _assign_quirks(scans, n_patients, rng)
+    uid_rng = np.random.default_rng([seed, 1])
+    progress = Progress("synth cbis-ddsm", n_patients)
+    csv_rows: dict[str, list[tuple[tuple, list[str]]]] = {p: [] for p in CSV_FILES}
+
+    with staged_output(out) as root:
+        writer = _Writer(root, layout, uid_rng)
+        done: set[str] = set()
+        patients_order = list(dict.fromkeys(s.patient for s in scans))
+        for scan in sorted(scans, key=lambda s: patients_order.index(s.patient)):
+            findings = [Finding(les.kind, les.malignant) for les in scan.lesions]
+            rendered = render_mammogram(
+                scan.shape,
+                scan.side[0],
+                scan.view,
+                scan.density,
+                findings,
+                np.random.default_rng(scan.seed),
+                profile="film",
+            )
+            image = rendered.image
+            for prefix in dict.fromkeys(r.prefix for r in scan.rois):
+                subject = f"{prefix}_{scan.patient}_{scan.side}_{scan.view}"
+                study, series, sop = (make_uid(uid_rng) for _ in range(3))
+                style = (bool(uid_rng.random() < 0.85), bool(uid_rng.random() < 0.85))
+                date = FULL_DATE[prefix]
+                desc = "full mammogram images"
+                writer.write_series(
+                    writer.folder(subject, date, study, series, desc, style),
+                    [(image, sop)],
+                    subject=subject,
+                    study=study,
+                    series=series,
+                    date=date,
+                    desc=desc,
+                    side=scan.side,
+                    view=scan.view,
+                )
+                image_path = f"{subject}/{study}/{series}/000000.dcm"
+                for roi in (r for r in scan.rois if r.prefix == prefix):
+                    les = roi.lesion
+                    lesion = rendered.lesions[roi.index]
+                    rsub = f"{subject}_{les.abn_id}"
+                    mask = lesion.mask.astype(np.uint8) * 255
+                    if roi.mismatch is not None:
+                        size = (image.shape[1] + roi.mismatch[1], image.shape[0] + roi.mismatch[0])
+                        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+                    crop = _crop(image, lesion.mask)
+                    rdate = ROI_DATE[prefix]
+                    rstyle = (bool(uid_rng.random() < 0.85), bool(uid_rng.random() < 0.85))
+                    kw = {"subject": rsub, "side": scan.side, "view": scan.view}
+                    if roi.split:
+                        cst, cse, csop, mst, mse, msop = (make_uid(uid_rng) for _ in range(6))
+                        cdate = ROI_DATE_EXCEPTION[prefix]
+                        writer.write_series(
+                            writer.folder(rsub, cdate, cst, cse, "cropped images", rstyle),
+                            [(crop, csop)],
+                            study=cst,
+                            series=cse,
+                            date=cdate,
+                            desc="cropped images",
+                            **kw,
+                        )
+                        writer.write_series(
+                            writer.folder(rsub, rdate, mst, mse, "ROI mask images", rstyle),
+                            [(mask, msop)],
+                            study=mst,
+                            series=mse,
+                            date=rdate,
+                            desc="ROI mask images",
+                            **kw,
+                        )
+                        crop_path = f"{rsub}/{cst}/{cse}/000000.dcm"
+                        mask_path = f"{rsub}/{mst}/{mse}/000000.dcm"
+                    else:
+                        st, se, sop1, sop2 = (make_uid(uid_rng) for _ in range(4))
+                        files = [(mask, sop1), (crop, sop2)]
+                        if not roi.mask_first:
+                            files = [(crop, sop1), (mask, sop2)]
+                        writer.write_series(
+                            writer.folder(rsub, rdate, st, se, roi.desc, rstyle),
+                            files,
+                            study=st,
+                            series=se,
+                            date=rdate,
+                            desc=roi.desc,
+                            **kw,
+                        )
+                        crop_name, mask_name = (
+                            ("000000.dcm", "000001.dcm")
+                            if les.kind == "mass"
+                            else ("000001.dcm", "000000.dcm")
+                        )
+                        crop_path = f"{rsub}/{st}/{se}/{crop_name}"
+                        mask_path = f"{rsub}/{st}/{se}/{mask_name}"
+                    density = scan.csv_density.get(prefix, str(scan.density))
+                    row = [
+                        scan.patient,
+                        density,
+                        scan.side,
+                        scan.view,
+                        str(les.abn_id),
+                        "mass" if les.kind == "mass" else "calcification",
+                        les.desc1,
+                        les.desc2,
+                        str(les.assessment),
+                        les.pathology,
+                        str(les.subtlety),
+                        image_path,
+                        crop_path,
+                        mask_path,
+                    ]
+                    key = (scan.patient, scan.side, scan.view, les.abn_id)
+                    csv_rows[prefix].append((key, row))
+            if scan.patient not in done:
+                done.add(scan.patient)
+                progress.update(len(done))
+
+        for prefix, name in CSV_FILES.items():
+            rows = [row for _, row in sorted(csv_rows[prefix], key=lambda kr: kr[0])]
+            mass = prefix.startswith("Mass")
+            data = _csv_bytes(MASS_HEADER if mass else CALC_HEADER, rows, 13 if mass else 12)
+            (root / name).write_bytes(data)
+        if with_metadata:
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(METADATA_HEADER)
+            w.writerows(writer.series)
+            (root / "metadata.csv").write_text(buf.getvalue(), encoding="ascii")
+    return out
