@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true \
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 all
+	$(BIN)/snakemake all --cores $(CORES) --resources gpu=1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(CORES) tests

@@ -26,8 +26,8 @@ def tiny_params() -> dict:
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
-    cmd += ["--cores", "2", "--resources", "gpu=1", *args]
+    cmd = [str(SNAKEMAKE), *args, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--cores", "2", "--resources", "gpu=1"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
@@ -67,7 +67,7 @@ def test_dag_converts_cbis_masks(pipeline: Path) -> None:
 
 @pytest.mark.slow
 def test_dag_is_up_to_date_after_run(pipeline: Path) -> None:
-    proc = run_snakemake(pipeline, "-n", "all")
+    proc = run_snakemake(pipeline, "all", "-n")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
@@ -79,7 +79,7 @@ def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> 
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["split"]["seed"] = 99
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = run_snakemake(workdir, "-n", "--rerun-triggers", "params", "all")
+    proc = run_snakemake(workdir, "all", "-n")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "split_dataset" in out
@@ -90,6 +90,6 @@ def test_invalid_params_stop_with_key_named(tmp_path: Path) -> None:
     params = tiny_params()
     params["convert"]["size"] = [64]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = run_snakemake(tmp_path, "-n", "all")
+    proc = run_snakemake(tmp_path, "all", "-n")
     assert proc.returncode != 0
     assert "convert.size" in proc.stdout + proc.stderr
