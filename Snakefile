@@ -13,15 +13,21 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    patch_set="|".join(PATCH_SETS),
+    row="|".join(TABLE1),
 
 
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/index.smk"
 include: "workflow/rules/convert.smk"
 include: "workflow/rules/split.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/patches.smk"
+include: "workflow/rules/train_patch.smk"
 
 
 rule all:
     default_target: True
     input:
         expand("results/splits/{dataset}/splits.csv", dataset=DATASETS),
+        "results/tables/table1.md",

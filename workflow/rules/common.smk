@@ -49,3 +49,39 @@ def split_params(wildcards):
         val_frac=config["split"]["inbreast"]["val_frac"],
         official_overlap="test",
     )
+
+
+SPLITS = ["train", "val", "test"]
+TABLE1 = {row["row"]: row for row in config["table1"]}
+PATCH_SETS = sorted(config["patches"]["sets"])
+
+
+def patch_set_params(wildcards):
+    """Sampling settings of one patch set, with the patch side scaled to convert.size."""
+    from e2e_mammo.data.patches import scaled_patch_size
+
+    patches = config["patches"]
+    size = scaled_patch_size(
+        patches["size"], config["convert"]["size"][0], patches["reference_height"]
+    )
+    return dict(
+        patches["sets"][wildcards.patch_set],
+        patch_size=size,
+        min_overlap=patches["min_overlap"],
+        min_breast_fraction=patches["min_breast_fraction"],
+        seed=patches["seed"],
+    )
+
+
+def table1_row(wildcards):
+    return TABLE1[wildcards.row]
+
+
+def row_patch_files(wildcards):
+    patch_set = TABLE1[wildcards.row]["patch_set"]
+    return expand(
+        "results/patches/{patch_set}/{split}.{ext}",
+        patch_set=patch_set,
+        split=SPLITS,
+        ext=["npy", "csv"],
+    )

@@ -1,0 +1,17 @@
+"""Snakemake adapter: sample one patch set (S1, S10, ...) from the converted CBIS-DDSM images."""
+
+from pathlib import Path
+
+from e2e_mammo.data.patches import extract_patch_set
+from e2e_mammo.joblog import log_to_file
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+extract_patch_set(
+    Path(snakemake.input.manifest),
+    Path(snakemake.input.masks),
+    Path(snakemake.input.splits),
+    Path(snakemake.output.counts).parent,
+    patch_set=snakemake.wildcards.patch_set,
+    **snakemake.params.sampling,
+)

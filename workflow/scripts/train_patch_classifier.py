@@ -1,0 +1,20 @@
+"""Snakemake adapter: train one Table 1 row (patch classifier) with MLflow tracking."""
+
+from pathlib import Path
+
+from e2e_mammo.joblog import log_to_file
+from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.patch_run import train_patch_row
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+train_patch_row(
+    snakemake.params.row,
+    Path(snakemake.input.patches[0]).parent,
+    Path(snakemake.input.mean),
+    Path(snakemake.output.result).parent,
+    training=snakemake.params.training,
+    pretrained=snakemake.params.pretrained,
+    tracking=TrackingConfig.from_params(snakemake.params.tracking),
+    threads=snakemake.threads,
+)
