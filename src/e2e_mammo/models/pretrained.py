@@ -1,0 +1,112 @@
+"""Locating and loading torchvision's ImageNet weights from local files (never downloaded).
+
+The weights are looked up where torchvision itself caches them,
+``$TORCH_HOME/hub/checkpoints/<file>`` (``TORCH_HOME`` defaults to ``~/.cache/torch``), with the
+file name read from torchvision's weight enums (``ResNet50_Weights.IMAGENET1K_V1`` /
+``VGG16_Weights.IMAGENET1K_V1``), so a file downloaded once by torchvision on any machine can be
+copied in as is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+from torchvision.models import ResNet50_Weights, VGG16_Weights
+
+from e2e_mammo.models.backbones import _check_arch, remap_torchvision_state_dict
+
+_WEIGHTS = {"resnet50": ResNet50_Weights.IMAGENET1K_V1, "vgg16": VGG16_Weights.IMAGENET1K_V1}
+
+
+class MissingWeightsError(FileNotFoundError):
+    """The ImageNet weights file is not on disk; the message says which file to put where."""
+
+
+def weights_file_name(arch: str) -> str:
+    """torchvision's file name of the ImageNet weights, e.g. ``resnet50-0676ba61.pth``."""
+    _check_arch(arch)
+    return Path(urlparse(_WEIGHTS[arch].url).path).name
+
+
+def weights_url(arch: str) -> str:
+    """Where torchvision would download the file from (for the error message only)."""
+    _check_arch(arch)
+    return _WEIGHTS[arch].url
+
+
+def torch_home() -> Path:
+    """``$TORCH_HOME`` or ``~/.cache/torch`` (the default of torchvision's cache)."""
+    return Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch").expanduser()
+
+
+def imagenet_weights_path(arch: str, weights_path: str | Path | None = None) -> Path:
+    """The local ImageNet weights file for ``arch``.
+
+    ``weights_path`` (an explicit file) wins; otherwise
+    ``$TORCH_HOME/hub/checkpoints/<torchvision file name>``. Raises :class:`MissingWeightsError`
+    when the file is absent.
+    """
+    name = weights_file_name(arch)
+    if weights_path is not None:
+        path = Path(weights_path).expanduser()
+        if path.is_file():
+            return path
+        raise MissingWeightsError(
+            f"ImageNet weights for {arch} not found at {path} (the explicit weights_path). Put "
+            f"torchvision's file {name} there (downloadable from {weights_url(arch)}), or set "
+            f"`pretrained: none` to train from random initialisation."
+        )
+    path = torch_home() / "hub" / "checkpoints" / name
+    if path.is_file():
+        return path
+    raise MissingWeightsError(
+        f"ImageNet weights for {arch} not found: expected the file {path}. Put torchvision's "
+        f"file {name} into {path.parent} (downloadable from {weights_url(arch)}; or set "
+        f"TORCH_HOME so that $TORCH_HOME/hub/checkpoints/{name} exists, or pass an explicit "
+        f"weights path), or set `pretrained: none` to train from random initialisation."
+    )
+
+
+def load_imagenet_backbone(backbone: nn.Module, arch: str, path: str | Path) -> nn.Module:
+    """Load torchvision's ``arch`` ImageNet file at ``path`` into ``backbone`` (in place).
+
+    The state dict is remapped onto the named blocks of
+    :func:`~e2e_mammo.models.backbones.build_backbone`; a file that does not hold a torchvision
+    ``arch`` state dict fails with a ``ValueError`` naming the file and the mismatching keys.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read as a PyTorch state dict: {exc}") from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
+    remapped = remap_torchvision_state_dict(state, arch)
+    own = backbone.state_dict()
+    missing = sorted(set(own) - set(remapped))
+    unexpected = sorted(set(remapped) - set(own))
+    bad_shape = sorted(
+        k for k in set(own) & set(remapped) if tuple(own[k].shape) != tuple(remapped[k].shape)
+    )
+    if missing or unexpected or bad_shape:
+        parts = []
+        for label, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("wrong shapes", bad_shape),
+        ):
+            if keys:
+                more = f" (+{len(keys) - 5} more)" if len(keys) > 5 else ""
+                parts.append(f"{label}: {', '.join(keys[:5])}{more}")
+        raise ValueError(
+            f"{path}: not torchvision {arch} ImageNet weights ({weights_file_name(arch)}); "
+            + "; ".join(parts)
+        )
+    backbone.load_state_dict(remapped, strict=True)
+    return backbone

@@ -1,0 +1,163 @@
+"""Staged fine-tuning: freeze, then unfreeze from the top with lower learning rates.
+
+One mechanism for both schedules of the paper (the numbers come from ``params.yaml``):
+
+* patch classifiers, pretrained (3 stages): 1e-3 ``head`` for 3 epochs; 1e-4 ``top`` for 10;
+  1e-5 ``all`` for 37 (random init: one stage, constant 1e-3, ``all``);
+* whole-image classifiers (2 stages): 1e-4 ``head`` (the newly added top layers), weight decay
+  1e-3, 30 epochs; 1e-5 ``all``, weight decay 1e-2, 20 epochs.
+
+``trainable`` of a :class:`Stage`:
+
+* ``"head"``: only the newly added top (``model.head``: the final Linear of a patch
+  classifier; for a whole-image model whatever module it exposes as its head attribute);
+* ``"top"``: the head plus the backbone blocks named in ``top_blocks``;
+* ``"all"``: every parameter.
+
+``top_blocks`` -- our mapping of the paper's "top layer number" (46 for ResNet50, 11 for VGG16).
+The paper counts Keras layers (every Conv, BN, Activation, Add, Pooling, Dropout and Dense layer)
+from the top of the Keras patch model (backbone + GAP + Dropout + Dense):
+
+* VGG16, 11 layers = Dense, Dropout, GlobalAveragePooling (3) + block5 (3 conv + pool = 4) +
+  block4 (4). It is exactly our ``["block4", "block5"]`` (+ the head).
+* ResNet50, 46 layers = Dense, Dropout, GlobalAveragePooling, the Keras 2.0 7x7 ``avg_pool`` (4)
+  + res5 (conv block 12 + two identity blocks of 10 = 32) + 10 more, i.e. the last unit of res4
+  (res4f). We use ``["layer4"]`` (= Keras res5a-res5c, the nearest stage boundary) as the
+  default mapping; ``top_blocks`` takes any module name under the backbone, so
+  ``["layer3.5", "layer4"]`` reproduces the 46 layers exactly. (The authors' code, by contrast,
+  unfreezes from Keras layer index 162, i.e. only part of res5; see the code study.)
+
+BatchNorm (deliberate choice): BN layers whose parameters are frozen are also kept in eval mode
+during training (:func:`freeze_frozen_batchnorm`), so a frozen block is truly frozen: its running
+statistics (ImageNet's, for a pretrained model) are not overwritten by the small mammography
+batches, and train and inference see the same function. A BN layer that trains uses batch
+statistics as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+TRAINABLE_CHOICES = ("head", "top", "all")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a staged schedule."""
+
+    name: str
+    epochs: int
+    lr: float
+    trainable: str
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.trainable not in TRAINABLE_CHOICES:
+            raise ValueError(
+                f"stage {self.name!r}: trainable must be one of {TRAINABLE_CHOICES}, "
+                f"got {self.trainable!r}"
+            )
+        if int(self.epochs) != self.epochs or self.epochs < 0:
+            raise ValueError(f"stage {self.name!r}: epochs must be an integer >= 0")
+        if not self.lr > 0:
+            raise ValueError(f"stage {self.name!r}: lr must be > 0")
+        if self.weight_decay < 0:
+            raise ValueError(f"stage {self.name!r}: weight_decay must be >= 0")
+
+
+def schedule_from_config(stages: Iterable[Mapping]) -> list[Stage]:
+    """``[{name, epochs, lr, trainable, weight_decay?}, ...]`` (as in params.yaml) -> stages."""
+    out = []
+    for i, cfg in enumerate(stages):
+        cfg = dict(cfg)
+        cfg.setdefault("name", f"stage{i + 1}")
+        unknown = set(cfg) - {"name", "epochs", "lr", "trainable", "weight_decay"}
+        if unknown:
+            raise ValueError(f"stage {i + 1}: unknown keys {sorted(unknown)}")
+        out.append(
+            Stage(
+                name=str(cfg["name"]),
+                epochs=int(cfg["epochs"]),
+                lr=float(cfg["lr"]),
+                trainable=str(cfg["trainable"]),
+                weight_decay=float(cfg.get("weight_decay", 0.0)),
+            )
+        )
+    if not out:
+        raise ValueError("a schedule needs at least one stage")
+    return out
+
+
+def total_epochs(schedule: Sequence[Stage]) -> int:
+    """Sum of the stages' epochs."""
+    return sum(s.epochs for s in schedule)
+
+
+def stage_for_epoch(schedule: Sequence[Stage], epoch: int) -> tuple[int, Stage]:
+    """(index, stage) of the 0-based ``epoch`` over the concatenated stages."""
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    end = 0
+    for i, stage in enumerate(schedule):
+        end += stage.epochs
+        if epoch < end:
+            return i, stage
+    raise ValueError(f"epoch {epoch} is beyond the schedule ({end} epochs)")
+
+
+def apply_stage(
+    model: nn.Module,
+    stage: Stage,
+    top_blocks: Sequence[str],
+    head_attr: str = "head",
+    backbone_attr: str = "backbone",
+) -> list[nn.Parameter]:
+    """Set ``requires_grad`` for ``stage`` and return the trainable parameters (model order).
+
+    ``top_blocks`` are module names under ``model.<backbone_attr>`` (``"layer4"``,
+    ``"block5"``, ``"layer3.5"``); an unknown name is an error, whatever the stage.
+    """
+    backbone = getattr(model, backbone_attr)
+    blocks = []
+    for name in top_blocks:
+        try:
+            blocks.append(backbone.get_submodule(name))
+        except AttributeError as exc:
+            names = [n for n, _ in backbone.named_children()]
+            raise ValueError(
+                f"top block {name!r} not found in the backbone (its blocks: {names})"
+            ) from exc
+    if stage.trainable == "all":
+        for p in model.parameters():
+            p.requires_grad_(True)
+    else:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in getattr(model, head_attr).parameters():
+            p.requires_grad_(True)
+        if stage.trainable == "top":
+            for block in blocks:
+                for p in block.parameters():
+                    p.requires_grad_(True)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def freeze_frozen_batchnorm(model: nn.Module) -> None:
+    """Put every BatchNorm layer whose parameters are all frozen into eval mode.
+
+    Call after ``model.train()``; see the module doc for why.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters(recurse=False))
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
+def make_optimizer(params: Iterable[nn.Parameter], stage: Stage) -> torch.optim.Adam:
+    """Adam (the paper's optimiser) at the stage's learning rate and weight decay (L2)."""
+    return torch.optim.Adam(list(params), lr=stage.lr, weight_decay=stage.weight_decay)
