@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -21,14 +22,17 @@ def tiny_params() -> dict:
     tiny = copy.deepcopy(params)
     tiny["data"]["cbis_ddsm"]["synthetic"].update(n_patients=8, image_size=[200, 128])
     tiny["data"]["inbreast"]["synthetic"].update(n_patients=6, image_size=[200, 160])
-    tiny["convert"]["size"] = [64, 48]
+    tiny["convert"]["size"] = [192, 144]
+    tiny["patch_training"]["epoch_scale"] = 0.01
+    tiny["patch_training"]["batch_size"] = 16
     return tiny
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [str(SNAKEMAKE), *args, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--cores", "2", "--resources", "gpu=1"]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, TORCH_HOME=str(workdir / "torch-home"))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +97,30 @@ def test_invalid_params_stop_with_key_named(tmp_path: Path) -> None:
     proc = run_snakemake(tmp_path, "all", "-n")
     assert proc.returncode != 0
     assert "convert.size" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_dag_builds_table1_with_every_row(pipeline: Path) -> None:
+    table = pd.read_csv(pipeline / "results/tables/table1.csv")
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    assert list(table["row"]) == [r["row"] for r in params["table1"]]
+    ran = table[table["pretrained"] == "N"]
+    assert (ran["status"] == "ok").all() and ran["test_accuracy"].between(0, 1).all()
+    skipped = table[table["pretrained"] == "Y"]
+    assert (skipped["status"] == "not run").all()
+    assert skipped["note"].str.contains("hub/checkpoints").all()
+
+
+@pytest.mark.slow
+def test_dag_logs_one_mlflow_run_per_trained_row(pipeline: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("e2e-mammo")
+    runs = client.search_runs([experiment.experiment_id])
+    rows = sorted(r.data.tags["row"] for r in runs)
+    assert rows == ["resnet50-N-S1", "resnet50-N-S10"]
+    for run in runs:
+        assert run.data.tags["table"] == "1" and "test_accuracy" in run.data.metrics
+        history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        assert [m.step for m in history] == list(range(1, len(history) + 1))

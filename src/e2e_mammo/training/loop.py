@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -59,7 +60,12 @@ class FitResult:
 
 
 def _tensor(a: ArrayLike) -> torch.Tensor:
-    return a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+    if isinstance(a, torch.Tensor):
+        return a
+    with warnings.catch_warnings():
+        # memory-mapped patch arrays are read-only; batches are always copies, never written
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(a))
 
 
 def _use_cuda_extras(device: torch.device) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +29,13 @@ from e2e_mammo.models.pretrained import MissingWeightsError, imagenet_weights_pa
 from e2e_mammo.reporting.curves import plot_learning_curves
 from e2e_mammo.tracking import TrackingConfig, files_hash, git_commit, start_run
 from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.training.checkpoint import CheckpointConfigError
 from e2e_mammo.training.loop import fit
 from e2e_mammo.training.staged import Stage, schedule_from_config, total_epochs
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 
 @dataclass(frozen=True)
@@ -173,11 +176,16 @@ def train_patch_row(
     }
     with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
         run.log_params(params)
-        result = fit(
-            model,
-            data["train"],
-            data["val"],
-            data["test"],
+        logged: set[int] = set()
+
+        def log_epoch(record: dict) -> None:
+            run.log_metrics({k: record[k] for k in EPOCH_METRICS}, step=record["epoch"])
+            logged.add(record["epoch"])
+
+        fit_args = dict(
+            train=data["train"],
+            val=data["val"],
+            test=data["test"],
             schedule=schedule,
             top_blocks=top_blocks,
             batch_size=training["batch_size"],
@@ -186,17 +194,21 @@ def train_patch_row(
             seed=training["seed"],
             device=dev,
             checkpoint_dir=out_dir / "checkpoints",
-            on_epoch=lambda rec: run.log_metrics(
-                {
-                    k: rec[k]
-                    for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
-                },
-                step=rec["epoch"],
-            ),
-            config={"row": dict(row), "init": choice.init},
+            on_epoch=log_epoch,
+            config={"arch": row["arch"], "patch_set": row["patch_set"], "init": choice.init},
             channels_last=True,
             amp=True,
         )
+        try:
+            result = fit(model, **fit_args)
+        except CheckpointConfigError as exc:
+            # the parameters changed since the checkpoint: a new run, not a resume
+            log.warning("%s; starting afresh", exc)
+            shutil.rmtree(out_dir / "checkpoints")
+            result = fit(model, **fit_args)
+        for record in result.history:  # epochs done before a resume, logged by an earlier job
+            if record["epoch"] not in logged:
+                log_epoch(record)
         history = pd.DataFrame(result.history)
         atomic_write_csv(history, out_dir / "history.csv")
         plot_learning_curves(history, out_dir / "learning_curves.png", title=row["row"])

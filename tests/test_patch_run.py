@@ -1,0 +1,131 @@
+"""Tests for one Table 1 row: initialisation choice, schedule, training job outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from e2e_mammo.models.pretrained import MissingWeightsError, weights_file_name
+from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.patch_run import choose_pretrained, row_schedule, train_patch_row
+
+ROW_N = {"row": "resnet50-N-S10", "arch": "resnet50", "pretrained": "none", "patch_set": "S10"}
+ROW_Y = {**ROW_N, "row": "resnet50-Y-S10", "pretrained": "imagenet", "paper_accuracy": 0.89}
+SCHEDULES = {
+    "pretrained_s10": [
+        {"name": "head", "trainable": "head", "lr": 1e-3, "epochs": 3},
+        {"name": "all", "trainable": "all", "lr": 1e-5, "epochs": 37},
+    ],
+    "random_s10": [{"name": "all", "trainable": "all", "lr": 1e-3, "epochs": 50}],
+    "random_s1": [{"name": "all", "trainable": "all", "lr": 1e-3, "epochs": 200}],
+}
+TRAINING = {
+    "batch_size": 8,
+    "seed": 1,
+    "epoch_scale": 0.02,
+    "augment": {
+        "hflip": True,
+        "vflip": True,
+        "rotation": 25,
+        "shear": 0.2,
+        "zoom": [0.8, 1.2],
+        "intensity_shift": 20,
+    },
+    "top_blocks": {"resnet50": ["layer4"]},
+    "schedules": SCHEDULES,
+}
+NO_TRACKING = TrackingConfig(enabled=False)
+
+
+@pytest.fixture()
+def empty_torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "torch"
+
+
+def test_override_none_runs_random_and_says_so() -> None:
+    choice = choose_pretrained(ROW_Y, {"override": "none"})
+    assert choice.init == "none" and "paper Y" in choice.label
+
+
+def test_missing_weights_skip_gives_reason_with_path(empty_torch_home: Path) -> None:
+    choice = choose_pretrained(ROW_Y, {"override": None, "on_missing": "skip", "weights": {}})
+    assert choice.skip_reason and weights_file_name("resnet50") in choice.skip_reason
+    assert str(empty_torch_home) in choice.skip_reason
+
+
+def test_missing_weights_fail_raises(empty_torch_home: Path) -> None:
+    with pytest.raises(MissingWeightsError):
+        choose_pretrained(ROW_Y, {"override": None, "on_missing": "fail", "weights": {}})
+
+
+def test_weights_found_in_torch_home(empty_torch_home: Path) -> None:
+    path = empty_torch_home / "hub" / "checkpoints" / weights_file_name("resnet50")
+    path.parent.mkdir(parents=True)
+    torch.save({}, path)
+    choice = choose_pretrained(ROW_Y, {"override": None, "on_missing": "fail", "weights": {}})
+    assert choice.init == "imagenet" and choice.weights == path
+
+
+def test_random_init_uses_constant_schedule_scaled() -> None:
+    schedule = row_schedule("S10", "none", SCHEDULES, 0.1)
+    assert [(s.lr, s.epochs, s.trainable) for s in schedule] == [(1e-3, 5, "all")]
+
+
+def test_schedule_scaling_keeps_at_least_one_epoch() -> None:
+    schedule = row_schedule("S10", "imagenet", SCHEDULES, 0.01)
+    assert [s.epochs for s in schedule] == [1, 1]
+
+
+def _patch_set(folder: Path, n: int = 24, size: int = 32) -> Path:
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for split in ("train", "val", "test"):
+        labels = np.arange(n) % 5
+        images = rng.integers(0, 20000, size=(n, size, size)).astype(np.uint16)
+        images[labels > 0, 8:24, 8:24] += (labels[labels > 0, None, None] * 9000).astype(np.uint16)
+        np.save(folder / f"{split}.npy", images)
+        pd.DataFrame({"class": labels}).to_csv(folder / f"{split}.csv", index=False)
+    (folder / "mean.json").write_text(json.dumps({"mean": 40.0}))
+    return folder
+
+
+def test_row_without_weights_writes_not_run_result(tmp_path: Path, empty_torch_home: Path) -> None:
+    result = train_patch_row(
+        ROW_Y,
+        tmp_path / "patches",
+        tmp_path / "mean.json",
+        tmp_path / "out",
+        training=TRAINING,
+        pretrained={"override": None, "on_missing": "skip", "weights": {}},
+        tracking=NO_TRACKING,
+    )
+    saved = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert saved["status"] == "not run" and result == saved
+    assert weights_file_name("resnet50") in saved["note"]
+
+
+def test_row_trains_and_writes_result_history_curves(tmp_path: Path) -> None:
+    patches = _patch_set(tmp_path / "patches")
+    out = tmp_path / "out"
+    result = train_patch_row(
+        ROW_N,
+        patches,
+        patches / "mean.json",
+        out,
+        training=TRAINING,
+        pretrained={"override": None},
+        tracking=NO_TRACKING,
+        threads=2,
+    )
+    assert result["status"] == "ok"
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["best_epoch"] == 1
+    assert len(pd.read_csv(out / "history.csv")) == result["epochs_trained"]
+    assert (out / "learning_curves.png").stat().st_size > 0
+    assert (out / "checkpoints" / "last.pt").is_file()
+
