@@ -128,4 +128,3 @@ def test_row_trains_and_writes_result_history_curves(tmp_path: Path) -> None:
     assert len(pd.read_csv(out / "history.csv")) == result["epochs_trained"]
     assert (out / "learning_curves.png").stat().st_size > 0
     assert (out / "checkpoints" / "last.pt").is_file()
-

@@ -53,7 +53,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -232,21 +232,6 @@ def _init_worker() -> None:
 # --------------------------------------------------------------------------------------------
 # Inputs, fingerprints and the journal
 # --------------------------------------------------------------------------------------------
-
-
-def _read_table(path: Path, required: Iterable[str]) -> pd.DataFrame:
-    import pandas as pd
-
-    if not path.is_file():
-        raise DatasetError(path, "file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as exc:
-        raise DatasetError(path, f"unreadable CSV: {type(exc).__name__}: {exc}") from None
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DatasetError(path, f"missing column(s) {', '.join(missing)}")
-    return frame
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -486,11 +471,11 @@ def convert_dataset(
     import pandas as pd
 
     from e2e_mammo.data.exclusions import Exclusion, write_exclusions
-    from e2e_mammo.io import atomic_write_csv
+    from e2e_mammo.io import atomic_write_csv, read_table
 
     size = _check_args(size, threads, intensity)
     images_csv, out_dir = Path(images_csv), Path(out_dir)
-    images = _read_table(images_csv, ("image_id", "dicom_path"))
+    images = read_table(images_csv, ("image_id", "dicom_path"))
     exclusions: list[Exclusion] = []
 
     def exclude(item: str, source: str, reason: str) -> None:
@@ -524,7 +509,7 @@ def convert_dataset(
     roi_problem: dict[int, tuple[str, str, str]] = {}  # roi row -> (item, source, reason)
     if rois_csv is not None:
         rois_csv = Path(rois_csv)
-        rois = _read_table(rois_csv, ("image_id", "abnormality_id", "mask_path"))
+        rois = read_table(rois_csv, ("image_id", "abnormality_id", "mask_path"))
         (out_dir / "masks").mkdir(parents=True, exist_ok=True)
         seen: set[tuple[str, str]] = set()
         for i, row in enumerate(rois.itertuples(index=False)):

@@ -71,7 +71,6 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +80,7 @@ import pandas as pd
 
 from e2e_mammo.data.exclusions import Exclusion, write_exclusions
 from e2e_mammo.errors import DatasetError
-from e2e_mammo.io import atomic_write_csv
+from e2e_mammo.io import atomic_write_csv, read_table
 
 STAGE = "patches"
 #: Class ids and names.
@@ -162,19 +161,6 @@ class PatchSetResult:
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
-
-
-def _read_table(path: Path, required: Iterable[str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise DatasetError(path, "file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as exc:
-        raise DatasetError(path, f"unreadable CSV: {type(exc).__name__}: {exc}") from None
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DatasetError(path, f"missing column(s) {', '.join(missing)}")
-    return frame
 
 
 def _check_unique(frame: pd.DataFrame, path: Path, column: str) -> None:
@@ -550,9 +536,9 @@ def extract_patch_set(
     if background_per not in ("roi", "image"):
         raise ValueError("background_per must be 'roi' or 'image'")
 
-    manifest = _read_table(manifest_csv, MANIFEST_COLUMNS)
-    masks = _read_table(masks_csv, MASK_COLUMNS)
-    splits = _read_table(splits_csv, SPLIT_COLUMNS)
+    manifest = read_table(manifest_csv, MANIFEST_COLUMNS)
+    masks = read_table(masks_csv, MASK_COLUMNS)
+    splits = read_table(splits_csv, SPLIT_COLUMNS)
     _check_unique(manifest, manifest_csv, "image_id")
     _check_unique(splits, splits_csv, "image_id")
     for i, name in splits["split"].items():

@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from e2e_mammo.data.exclusions import write_exclusions
 from e2e_mammo.data.splits import SplitResult, make_splits
 from e2e_mammo.errors import DatasetError
-from e2e_mammo.io import atomic_write_csv
+from e2e_mammo.io import atomic_write_csv, read_table
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +24,16 @@ def run_split(
 ) -> SplitResult:
     """Split the images of ``images_csv`` and write ``splits.csv``, ``summary.csv`` and
     ``exclusions.csv`` into ``out_dir`` (each atomically)."""
-    try:
-        images = pd.read_csv(
-            images_csv,
-            dtype={"image_id": str, "patient_id": str, "split": str},
-            keep_default_na=False,
-        )
-    except FileNotFoundError as exc:
-        raise DatasetError(images_csv, "file not found") from exc
-    missing = {"image_id", "patient_id", "label"} - set(images.columns)
-    if missing:
-        raise DatasetError(images_csv, f"missing column(s) {sorted(missing)}")
+    images = read_table(images_csv, ("image_id", "patient_id", "label"))
     if images.empty:
         raise DatasetError(images_csv, "no images to split")
+    bad = ~images["label"].isin(["0", "1"])
+    if bad.any():
+        row = int(bad.to_numpy().argmax()) + 1
+        raise DatasetError(
+            images_csv, f"label must be 0 or 1, got {images['label'][bad].iloc[0]!r}", row=row
+        )
+    images["label"] = images["label"].astype(int)
     result = make_splits(
         images,
         mode=mode,

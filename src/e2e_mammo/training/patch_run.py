@@ -177,10 +177,25 @@ def train_patch_row(
     with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
         run.log_params(params)
         logged: set[int] = set()
+        n_epochs = total_epochs(schedule)
+        log.info(
+            "%s: %d epochs on %s, %d training patches", row["row"], n_epochs, dev, params["n_train"]
+        )
 
         def log_epoch(record: dict) -> None:
             run.log_metrics({k: record[k] for k in EPOCH_METRICS}, step=record["epoch"])
             logged.add(record["epoch"])
+            log.info(
+                "epoch %d/%d (%s, lr %g): train loss %.4f acc %.4f | val loss %.4f acc %.4f",
+                record["epoch"],
+                n_epochs,
+                record["stage"],
+                record["lr"],
+                record["train_loss"],
+                record["train_accuracy"],
+                record["val_loss"],
+                record["val_accuracy"],
+            )
 
         fit_args = dict(
             train=data["train"],
