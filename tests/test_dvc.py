@@ -1,0 +1,31 @@
+"""dvc.yaml stays consistent with params.yaml and the Snakemake outputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stage() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["pipeline"]
+
+
+def test_every_dvc_param_is_a_params_yaml_section() -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(_stage()["params"]) <= set(params)
+
+
+def test_every_science_section_is_tracked_by_dvc() -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(params) - set(_stage()["params"]) == {"tracking"}
+
+
+def test_every_dvc_out_is_written_by_a_rule() -> None:
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
+    written = set(re.findall(r'"(results/[^/"{]+)/', rules))
+    outs = {next(iter(o)) if isinstance(o, dict) else o for o in _stage()["outs"]}
+    assert outs == written
