@@ -112,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cols", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=3, help="runs per variant; best is kept")
+    parser.add_argument(
+        "--baseline-cv2-threads",
+        type=int,
+        default=None,
+        help="OpenCV threads of the baseline loop (default: OpenCV's own, i.e. all cores)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench_convert_") as tmp:

@@ -160,6 +160,18 @@ def _to_uint16(
     if hi <= lo:
         raise ValueError(f"constant image (every pixel is {lo:g}); nothing to normalise")
     height, width = size
+    if image.dtype != np.float32:
+        # stored integers (no LUT applied): stretch at full resolution in one uint16 pass, then
+        # average, which halves the memory traffic of the float path (same result within 1/65535)
+        if intensity == "minmax":
+            image = cv2.normalize(image, None, 0, 65535, cv2.NORM_MINMAX, dtype=cv2.CV_16U)
+        return (
+            cv2.resize(
+                image.astype(np.uint16, copy=False), (width, height), interpolation=cv2.INTER_AREA
+            ),
+            float(lo),
+            float(hi),
+        )
     small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     if intensity == "minmax":
         # INTER_AREA averages, so values stay in [lo, hi]; the clip only guards rounding.
@@ -182,7 +194,7 @@ def _convert_one(task: _Task) -> dict[str, Any]:
     """Convert one image and its masks. DatasetErrors become data (they pickle badly)."""
     result: dict[str, Any] = {"image_id": task.image_id, "error": None, "image": {}, "rois": []}
     try:
-        image, info = read_image_with_info(task.dicom_path)
+        image, info = read_image_with_info(task.dicom_path, native=True)
         try:
             png, lo, hi = _to_uint16(image, task.size, task.intensity)
         except ValueError as exc:

@@ -197,12 +197,18 @@ def _output_range(ds: Dataset, voi: str) -> tuple[float, float]:
     return (lo, hi) if lo <= hi else (hi, lo)
 
 
-def read_image_with_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+def read_image_with_info(path: str | Path, native: bool = False) -> tuple[np.ndarray, ImageInfo]:
     """Read a greyscale DICOM image with all LUTs applied, plus its header facts.
+
+    Args:
+        path: the DICOM file.
+        native: when no LUT, window or inversion changes the values (CBIS-DDSM and INbreast),
+            return the stored unsigned integer array itself instead of a float32 copy.
 
     Returns:
         ``(image, info)``: ``image`` is a 2-D float32 array after pixel masking, modality LUT,
-        VOI LUT/first window and MONOCHROME1 inversion; ``info`` is an :class:`ImageInfo`.
+        VOI LUT/first window and MONOCHROME1 inversion (or the stored uint8/uint16 array, see
+        ``native``); ``info`` is an :class:`ImageInfo`.
 
     Raises:
         DatasetError: missing/corrupt/truncated file, unsupported or undecodable transfer
@@ -233,8 +239,12 @@ def read_image_with_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
             path, f"invalid modality/VOI LUT or window: {type(exc).__name__}: {exc}"
         ) from None
 
-    image = np.asarray(arr, dtype=np.float32)
     photometric = str(ds.PhotometricInterpretation).strip().upper()
+    unchanged = not modality and not voi and photometric != "MONOCHROME1"
+    if native and unchanged and raw.dtype in (np.uint8, np.uint16):
+        image = raw
+    else:
+        image = np.asarray(arr, dtype=np.float32)
     if photometric == "MONOCHROME1":
         image = np.float32(lo + hi) - image
     info = ImageInfo(
