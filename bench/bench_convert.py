@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         help="OpenCV threads of the baseline loop (default: OpenCV's own, i.e. all cores)",
     )
     args = parser.parse_args(argv)
+    if args.baseline_cv2_threads is not None:
+        cv2.setNumThreads(args.baseline_cv2_threads)
 
     with tempfile.TemporaryDirectory(prefix="bench_convert_") as tmp:
         folder = Path(tmp)
