@@ -246,6 +246,13 @@ def test_patches_of_a_split_come_only_from_its_images(tmp_path: Path) -> None:
         assert np.load(out / f"{split}.npy").shape == (len(index), P, P)
 
 
+def test_split_without_images_gets_empty_files(tmp_path: Path) -> None:
+    images = [Img("a", split="train", rois=[Roi("1", _square(40, 30, 12))])]
+    _, out = _run(tmp_path, images, name="S1")
+    assert np.load(out / "val.npy").shape == (0, P, P)
+    assert len(pd.read_csv(out / "val.csv")) == 0
+
+
 def test_same_seed_same_output_other_seed_differs(tmp_path: Path) -> None:
     images = [Img("a", rois=[Roi("1", _square(50, 40, 16)), Roi("2", _disc(100, 30, 5))])]
     first, out1 = _run(tmp_path, images, out="o1", seed=3)

@@ -123,3 +123,13 @@ def test_assert_patient_disjoint_detects_leak() -> None:
 def test_unknown_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown split mode"):
         make_splits(_images(10), mode="random", seed=0)
+
+
+def test_tiny_dataset_still_gets_a_validation_patient() -> None:
+    splits = make_splits(_images(8), mode="paper", seed=0).splits
+    assert {"train", "val", "test"} <= set(splits["split"])
+
+
+def test_zero_fraction_holds_out_nobody() -> None:
+    splits = make_splits(_images(20), mode="paper", seed=0, test_frac=0.0, val_frac=0.0).splits
+    assert set(splits["split"]) == {"train"}

@@ -550,8 +550,10 @@ def extract_patch_set(
 
     exclusions: list[Exclusion] = []
     split_of = dict(zip(splits["image_id"], splits["split"], strict=True))
+    # train/val/test always get their files (possibly empty) so that downstream rules can
+    # declare them; a training job then says which split has no patches.
     split_names = sorted(
-        set(splits["split"]),
+        set(splits["split"]) | set(_SPLIT_ORDER),
         key=lambda s: (_SPLIT_ORDER.index(s) if s in _SPLIT_ORDER else len(_SPLIT_ORDER), s),
     )
 

@@ -13,9 +13,9 @@ Modes:
 * ``holdout`` (INbreast): 70/30 train/val by patient, stratified. The paper calls INbreast's
   held-out 30% the *validation* set, so it is named ``val`` here.
 
-Stratification is exact per stratum: within each patient-label group the patients are shuffled
-by a seeded generator and ``round(fraction * n)`` of them are held out, so even tiny datasets split
-without failing, and the same seed gives the same split on every machine.
+Stratification by patient label: ``round(fraction * n)`` patients are held out (at least one),
+shared over the label strata by largest remainder, each stratum shuffled by a seeded generator,
+so even tiny datasets split without failing and the same seed gives the same split everywhere.
 """
 
 from __future__ import annotations
@@ -46,15 +46,35 @@ def patient_labels(images: pd.DataFrame) -> pd.Series:
 
 
 def holdout_patients(labels: pd.Series, fraction: float, rng: np.random.Generator) -> set[str]:
-    """Draw ``fraction`` of the patients in each label stratum (seeded, exact per stratum)."""
+    """Draw ``fraction`` of the patients, stratified by label (seeded).
+
+    The number held out is ``round(fraction * n)``, at least one patient when ``fraction > 0``
+    and at least two patients exist (so that a tiny dataset still gets a validation/test set).
+    It is shared out over the label strata by largest remainder, so each stratum keeps the
+    dataset's proportion as closely as whole patients allow.
+    """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"holdout fraction must lie in [0, 1), got {fraction}")
+    strata = {
+        label: np.array(sorted(labels.index[labels == label]), dtype=object)
+        for label in sorted(labels.unique())
+    }
+    total = len(labels)
+    target = int(round(fraction * total))
+    if fraction > 0 and total >= 2:
+        target = max(target, 1)
+    exact = {label: fraction * len(members) for label, members in strata.items()}
+    counts = {label: int(np.floor(value)) for label, value in exact.items()}
+    by_remainder = sorted(strata, key=lambda label: (-(exact[label] - counts[label]), label))
+    for label in by_remainder:
+        if sum(counts.values()) >= target:
+            break
+        if counts[label] < len(strata[label]):
+            counts[label] += 1
     held: set[str] = set()
-    for label in sorted(labels.unique()):
-        members = np.array(sorted(labels.index[labels == label]), dtype=object)
+    for label, members in strata.items():
         rng.shuffle(members)
-        n_held = int(round(fraction * len(members)))
-        held.update(str(p) for p in members[:n_held])
+        held.update(str(p) for p in members[: counts[label]])
     return held
 
 
