@@ -112,15 +112,19 @@ def test_dag_builds_table1_with_every_row(pipeline: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dag_logs_one_mlflow_run_per_trained_row(pipeline: Path) -> None:
+def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("e2e-mammo")
-    runs = client.search_runs([experiment.experiment_id])
-    rows = sorted(r.data.tags["row"] for r in runs)
-    assert rows == ["resnet50-N-S1", "resnet50-N-S10"]
-    for run in runs:
-        assert run.data.tags["table"] == "1" and "test_accuracy" in run.data.metrics
+    runs = {r.data.tags["row"]: r for r in client.search_runs([experiment.experiment_id])}
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    assert sorted(runs) == sorted(r["row"] for r in params["table1"])
+    for row in ("resnet50-N-S1", "resnet50-N-S10"):
+        run = runs[row]
+        assert run.data.tags["table"] == "1" and run.data.tags["status"] == "ok"
+        assert "test_accuracy" in run.data.metrics
         history = client.get_metric_history(run.info.run_id, "val_accuracy")
         assert [m.step for m in history] == list(range(1, len(history) + 1))
+    assert runs["vgg16-Y-S10"].data.tags["status"] == "not run"
+    assert "vgg16-397923af.pth" in runs["vgg16-Y-S10"].data.params["note"]

@@ -138,8 +138,28 @@ def train_patch_row(
         "paper_best_epoch": row.get("paper_best_epoch"),
     }
     if choice.skip_reason:
+        # still one MLflow run per row, so the UI lists every row of the table with its reason
         log.warning("row %s not run: %s", row["row"], choice.skip_reason)
-        return _write_result(out_dir, {**base, "status": "not run", "note": choice.skip_reason})
+        tags = {
+            "table": "1",
+            "row": row["row"],
+            "stage": "patch",
+            "status": "not run",
+            "git_commit": git_commit(),
+        }
+        with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
+            run.log_params(
+                {
+                    "arch": row["arch"],
+                    "patch_set": row["patch_set"],
+                    "pretrained": choice.label,
+                    "note": choice.skip_reason,
+                }
+            )
+        return _write_result(
+            out_dir,
+            {**base, "status": "not run", "note": choice.skip_reason, "mlflow_run_id": run.run_id},
+        )
 
     data = {split: load_patch_split(patches_dir, split) for split in SPLITS}
     mean = float(json.loads(Path(mean_json).read_text())["mean"])
@@ -157,6 +177,7 @@ def train_patch_row(
         "data_hash": files_hash(patches_dir / f"{s}.csv" for s in SPLITS),
         "device": str(dev),
         "init": choice.init,
+        "status": "ok",
     }
     params = {
         "arch": row["arch"],
