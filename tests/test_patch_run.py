@@ -128,3 +128,23 @@ def test_row_trains_and_writes_result_history_curves(tmp_path: Path) -> None:
     assert len(pd.read_csv(out / "history.csv")) == result["epochs_trained"]
     assert (out / "learning_curves.png").stat().st_size > 0
     assert (out / "checkpoints" / "last.pt").is_file()
+
+
+def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
+    patches = _patch_set(tmp_path / "patches")
+    results = [
+        train_patch_row(
+            ROW_N,
+            patches,
+            patches / "mean.json",
+            tmp_path / name,
+            training=TRAINING,
+            pretrained={"override": None},
+            tracking=NO_TRACKING,
+            threads=2,
+        )
+        for name in ("a", "b")
+    ]
+    histories = [pd.read_csv(tmp_path / name / "history.csv") for name in ("a", "b")]
+    pd.testing.assert_frame_equal(histories[0], histories[1])
+    assert results[0]["test_accuracy"] == results[1]["test_accuracy"]

@@ -167,6 +167,7 @@ def train_patch_row(
         row["patch_set"], choice.init, training["schedules"], training["epoch_scale"]
     )
     top_blocks = list(training["top_blocks"].get(row["arch"], []))
+    torch.manual_seed(training["seed"])  # the random initialisation is part of the seeded run
     model = build_patch_classifier(row["arch"], pretrained=choice.init, weights_path=choice.weights)
     dev = pick_device(device)
     tags = {
