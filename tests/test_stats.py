@@ -36,3 +36,10 @@ def test_empty_split_is_an_error(tmp_path: Path) -> None:
     manifest, splits = _dataset(tmp_path)
     with pytest.raises(DatasetError, match="no images in split 'val'"):
         mean_grey(manifest, splits, split="val")
+
+
+def test_manifest_without_png_path_names_the_column(tmp_path: Path) -> None:
+    manifest, splits = _dataset(tmp_path)
+    pd.read_csv(manifest).drop(columns="png_path").to_csv(manifest, index=False)
+    with pytest.raises(DatasetError, match="png_path"):
+        mean_grey(manifest, splits)

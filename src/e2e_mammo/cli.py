@@ -30,21 +30,13 @@ def _size(text: str) -> tuple[int, int]:
 def cmd_synth(args: argparse.Namespace) -> None:
     from e2e_mammo.data.synth import synth_cbis_ddsm, synth_inbreast
 
+    # options left out keep the generator's own defaults
+    options = {"n_patients": args.patients, "image_size": args.size, "seed": args.seed}
+    options = {k: v for k, v in options.items() if v is not None}
     if args.dataset == "cbis-ddsm":
-        synth_cbis_ddsm(
-            Path(args.out),
-            n_patients=args.patients or 60,
-            image_size=args.size or (1024, 640),
-            seed=args.seed,
-            layout=args.layout,
-        )
+        synth_cbis_ddsm(Path(args.out), layout=args.layout, **options)
     else:
-        synth_inbreast(
-            Path(args.out),
-            n_patients=args.patients or 40,
-            image_size=args.size or (1024, 832),
-            seed=args.seed,
-        )
+        synth_inbreast(Path(args.out), **options)
     print(f"wrote synthetic {args.dataset} dataset to {args.out}")
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from e2e_mammo.errors import DatasetError
-from e2e_mammo.io import atomic_write_bytes
+from e2e_mammo.io import atomic_write_bytes, read_table
 
 SCALE = 255.0 / 65535.0
 
@@ -25,8 +24,8 @@ def mean_grey(manifest_csv: Path, splits_csv: Path, split: str = "train") -> dic
 
     Returns ``{"mean": float, "split": split, "images": n}``.
     """
-    manifest = pd.read_csv(manifest_csv, dtype={"image_id": str}, keep_default_na=False)
-    splits = pd.read_csv(splits_csv, dtype={"image_id": str}, keep_default_na=False)
+    manifest = read_table(manifest_csv, ("image_id", "png_path"))
+    splits = read_table(splits_csv, ("image_id", "split"))
     chosen = manifest[manifest["image_id"].isin(splits.loc[splits["split"] == split, "image_id"])]
     if chosen.empty:
         raise DatasetError(splits_csv, f"no images in split {split!r} to compute the mean from")
