@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import pydicom
 
-from e2e_mammo.data.convert import convert_dataset
-from e2e_mammo.data.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.preprocess.convert import convert_dataset
 
 SIZE = (1152, 896)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e2e_mammo.data.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 
 DATA = Path(__file__).parent / "data"
 CBIS_CSV_DIR = DATA / "cbis-ddsm-csv"

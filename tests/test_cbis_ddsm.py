@@ -17,16 +17,16 @@ from dicom_trees import (
     read_cbis_rows,
 )
 
-from e2e_mammo.data.cbis_ddsm import (
+from e2e_mammo.datasets.cbis_ddsm import (
     IMAGE_COLUMNS,
     ROI_COLUMNS,
     aggregate_images,
     index_cbis_ddsm,
     read_description_csvs,
 )
-from e2e_mammo.data.dicom_writer import write_dicom
-from e2e_mammo.data.exclusions import read_exclusions
+from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.exclusions import read_exclusions
 
 REAL_CSV_DIR = Path("/work/shared/cbis-ddsm-csv")
 EXCERPT_ROWS = {

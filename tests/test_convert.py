@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import e2e_mammo.data.convert as convert
-from e2e_mammo.data.convert import IMAGE_COLUMNS, MASK_COLUMNS, convert_dataset
-from e2e_mammo.data.dicom_writer import write_dicom
+import e2e_mammo.preprocess.convert as convert
+from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.preprocess.convert import IMAGE_COLUMNS, MASK_COLUMNS, convert_dataset
 
 SIZE = (32, 24)  # (height, width) of the output PNGs
 
@@ -297,7 +297,7 @@ def test_parallel_from_unguarded_script(tmp_path):
     images_csv, _ = _dataset(tmp_path, n=3, rois=False)
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "from e2e_mammo.data.convert import convert_dataset\n"
+        "from e2e_mammo.preprocess.convert import convert_dataset\n"
         f"res = convert_dataset({str(images_csv)!r}, {str(tmp_path / 'out')!r}, size=(32, 24),"
         " threads=2, progress=False)\n"
         "print('converted', len(res.manifest))\n"

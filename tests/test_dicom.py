@@ -10,10 +10,10 @@ import pytest
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
-import e2e_mammo.data.dicom as dicom
-from e2e_mammo.data.dicom import read_header, read_image, read_image_with_info, read_mask
-from e2e_mammo.data.dicom_writer import write_dicom
+import e2e_mammo.preprocess.dicom as dicom
+from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.preprocess.dicom import read_header, read_image, read_image_with_info, read_mask
 
 SECRET = "Calc-Training_P_99999_LEFT_CC"
 

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from dicom_trees import INBREAST_CSV, build_inbreast_tree, read_inbreast_rows
 
-from e2e_mammo.data.dicom_writer import write_dicom
-from e2e_mammo.data.exclusions import read_exclusions
-from e2e_mammo.data.inbreast import (
+from e2e_mammo.datasets.inbreast import (
     IMAGE_COLUMNS,
     birads_label,
     index_inbreast,
     read_inbreast_csv,
 )
+from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.exclusions import read_exclusions
 
 REAL_CSV = Path("/work/shared/inbreast-csv/INbreast.csv")
 WHITESPACE_ACR = "53582540"

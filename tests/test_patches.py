@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.data.exclusions import read_exclusions
-from e2e_mammo.data.patches import (
+from e2e_mammo.errors import DatasetError
+from e2e_mammo.exclusions import read_exclusions
+from e2e_mammo.preprocess.patches import (
     CLASS_NAMES,
     breast_mask,
     class_of,
     extract_patch_set,
     scaled_patch_size,
 )
-from e2e_mammo.errors import DatasetError
 
 ROWS, COLS, P = 128, 96, 24
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from e2e_mammo.data.split_stage import run_split
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.preprocess.split_stage import run_split
 
 
 def _manifest(tmp_path: Path, labels: list[str]) -> Path:

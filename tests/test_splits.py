@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.data.splits import assert_patient_disjoint, make_splits
+from e2e_mammo.preprocess.splits import assert_patient_disjoint, make_splits
 
 
 def _images(n_patients: int = 200, seed: int = 0, official: bool = False) -> pd.DataFrame:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.data.stats import mean_grey
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.preprocess.stats import mean_grey
 
 
 def _dataset(tmp_path: Path) -> tuple[Path, Path]:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from e2e_mammo.data.cbis_ddsm import index_cbis_ddsm, read_description_csvs
-from e2e_mammo.data.inbreast import index_inbreast, read_inbreast_csv
-from e2e_mammo.data.synth import synth_cbis_ddsm, synth_inbreast
+from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm, read_description_csvs
+from e2e_mammo.datasets.inbreast import index_inbreast, read_inbreast_csv
+from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
 
 
 @pytest.fixture(scope="module", params=["descriptive", "classic"])

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from e2e_mammo.data.synth.phantom import (
+from e2e_mammo.datasets.synth.phantom import (
     Finding,
     breast_outline,
     draw_mass,

@@ -28,7 +28,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from e2e_mammo.data.synth import synth_cbis_ddsm, synth_inbreast
+    from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
 
     # options left out keep the generator's own defaults
     options = {"n_patients": args.patients, "image_size": args.size, "seed": args.seed}
@@ -42,14 +42,14 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_index(args: argparse.Namespace) -> None:
     if args.dataset == "cbis-ddsm":
-        from e2e_mammo.data.cbis_ddsm import index_cbis_ddsm
+        from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm
 
         csv_dir = Path(args.csv_dir) if args.csv_dir else None
         result = index_cbis_ddsm(
             Path(args.root), Path(args.out), csv_dir=csv_dir, strict=args.strict
         )
     else:
-        from e2e_mammo.data.inbreast import index_inbreast
+        from e2e_mammo.datasets.inbreast import index_inbreast
 
         result = index_inbreast(Path(args.root), Path(args.out), strict=args.strict)
     print(
@@ -60,7 +60,7 @@ def cmd_index(args: argparse.Namespace) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
-    from e2e_mammo.data.convert import convert_dataset
+    from e2e_mammo.preprocess.convert import convert_dataset
 
     result = convert_dataset(
         Path(args.images),
@@ -78,7 +78,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 
 def cmd_split(args: argparse.Namespace) -> None:
-    from e2e_mammo.data.split_stage import run_split
+    from e2e_mammo.preprocess.split_stage import run_split
 
     result = run_split(
         Path(args.images),

@@ -8,7 +8,9 @@ faster without it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,21 +41,51 @@ def read_table(path: str | Path, required: Iterable[str] = ()) -> pd.DataFrame:
     return frame
 
 
-def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` through a temporary file and an atomic rename."""
+@contextmanager
+def atomic_path(path: str | Path, fsync: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``.
+
+    The one atomic-write mechanism of the package: whatever is written to the yielded path
+    (by pandas, OpenCV, numpy, pydicom or torch) appears at ``path`` complete or not at all.
+    The temporary name starts with a dot and ends in ``.tmp`` (unique per call, in the same
+    folder so the rename is atomic); it is removed on failure. ``fsync`` flushes the file to
+    disk before the rename (checkpoints).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        if fsync:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object], fsync: bool = False) -> Path:
+    """Call ``write(tmp_path)`` and atomically rename the result to ``path`` (see
+    :func:`atomic_path`)."""
+    with atomic_path(path, fsync=fsync) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path`` through a temporary file and an atomic rename."""
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def atomic_write_bytes(data: bytes, path: str | Path) -> Path:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_json(obj: object, path: str | Path) -> Path:
+    """Write ``obj`` as indented JSON (trailing newline) through :func:`atomic_write`."""
+    import json
+
+    return atomic_write_bytes((json.dumps(obj, indent=2) + "\n").encode(), path)

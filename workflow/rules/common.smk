@@ -58,7 +58,7 @@ PATCH_SETS = sorted(config["patches"]["sets"])
 
 def patch_set_params(wildcards):
     """Sampling settings of one patch set, with the patch side scaled to convert.size."""
-    from e2e_mammo.data.patches import scaled_patch_size
+    from e2e_mammo.preprocess.patches import scaled_patch_size
 
     patches = config["patches"]
     size = scaled_patch_size(

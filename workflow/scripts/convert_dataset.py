@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from e2e_mammo.data.convert import convert_dataset
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.preprocess.convert import convert_dataset
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

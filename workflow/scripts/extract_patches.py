@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from e2e_mammo.data.patches import extract_patch_set
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.preprocess.patches import extract_patch_set
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

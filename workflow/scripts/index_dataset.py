@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from e2e_mammo.data.cbis_ddsm import index_cbis_ddsm
-from e2e_mammo.data.inbreast import index_inbreast
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm
+from e2e_mammo.datasets.inbreast import index_inbreast
+from e2e_mammo.logs import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from e2e_mammo.io import atomic_write_bytes
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import TrackingConfig, init_store
 
 snakemake = globals()["snakemake"]

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from e2e_mammo.data.split_stage import run_split
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.preprocess.split_stage import run_split
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

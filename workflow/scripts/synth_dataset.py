@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from e2e_mammo.data.synth import synth_cbis_ddsm, synth_inbreast
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
+from e2e_mammo.logs import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.logs import log_to_file
 from e2e_mammo.reporting.table1 import write_table1
 
 snakemake = globals()["snakemake"]

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from e2e_mammo.joblog import log_to_file
+from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.patch_run import train_patch_row
 

@@ -1,1 +1,1 @@
-"""Data layer: indexing real downloads, synthetic datasets, DICOM->PNG, patient-level splits."""
+"""torch datasets and seeded loaders: memory-mapped patch arrays and whole 16-bit PNG images."""

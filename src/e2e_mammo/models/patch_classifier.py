@@ -7,17 +7,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from e2e_mammo.constants import PATCH_CLASSES
 from e2e_mammo.models.backbones import build_backbone, out_channels
 from e2e_mammo.models.pretrained import imagenet_weights_path, load_imagenet_backbone
 
 #: The five patch classes, index 0 = background.
-CLASS_NAMES = (
-    "background",
-    "malignant_mass",
-    "benign_mass",
-    "malignant_calcification",
-    "benign_calcification",
-)
+CLASS_NAMES = PATCH_CLASSES
 PRETRAINED_CHOICES = ("none", "imagenet")
 
 

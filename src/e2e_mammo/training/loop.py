@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.augment import AugmentConfig, augment_batch
 from e2e_mammo.training.staged import (
@@ -40,9 +41,6 @@ from e2e_mammo.training.staged import (
     stage_for_epoch,
     total_epochs,
 )
-
-#: 16-bit PNG values -> 0-255 scale (the authors' rescale factor 0.003891).
-RESCALE_16BIT = 255.0 / 65535.0
 
 ArrayLike = torch.Tensor | np.ndarray
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from e2e_mammo.constants import SPLITS
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
 from e2e_mammo.models.patch_classifier import build_patch_classifier
@@ -34,7 +35,6 @@ from e2e_mammo.training.loop import fit
 from e2e_mammo.training.staged import Stage, schedule_from_config, total_epochs
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 

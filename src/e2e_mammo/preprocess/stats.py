@@ -13,10 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.io import atomic_write_bytes, read_table
 
-SCALE = 255.0 / 65535.0
+SCALE = RESCALE_16BIT
 
 
 def mean_grey(manifest_csv: Path, splits_csv: Path, split: str = "train") -> dict:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from e2e_mammo.data.exclusions import Exclusion
+from e2e_mammo.exclusions import Exclusion
 
 SPLIT_COLUMNS = ["image_id", "patient_id", "split", "label"]
 MODES = ("paper", "official", "holdout")

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from e2e_mammo.data.index_common import (
+from e2e_mammo.datasets.index_common import (
     ExclusionLog,
     IndexResult,
     is_missing,

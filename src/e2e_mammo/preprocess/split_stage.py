@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from e2e_mammo.data.exclusions import write_exclusions
-from e2e_mammo.data.splits import SplitResult, make_splits
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.exclusions import write_exclusions
 from e2e_mammo.io import atomic_write_csv, read_table
+from e2e_mammo.preprocess.splits import SplitResult, make_splits
 
 log = logging.getLogger(__name__)
 

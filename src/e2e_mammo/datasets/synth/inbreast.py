@@ -30,13 +30,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from e2e_mammo.data.dicom_writer import (
+from e2e_mammo.datasets.synth.cbis_ddsm import Progress, staged_output
+from e2e_mammo.datasets.synth.dicom_writer import (
     DIGITAL_MAMMOGRAPHY_PRESENTATION,
     ExplicitVRLittleEndian,
     write_dicom,
 )
-from e2e_mammo.data.synth.cbis_ddsm import Progress, staged_output
-from e2e_mammo.data.synth.phantom import DrawnLesion, Finding, render_mammogram
+from e2e_mammo.datasets.synth.phantom import DrawnLesion, Finding, render_mammogram
 
 __all__ = ["CSV_HEADER", "FILE_RE", "synth_inbreast"]
 

@@ -4,7 +4,7 @@
   ``metadata.csv`` and the four case-description CSVs).
 * :func:`synth_inbreast` writes an INbreast release folder (``AllDICOMs/``, ``AllXML/``,
   ``INbreast.csv``).
-* :mod:`e2e_mammo.data.synth.phantom` draws the pictures (breast, tissue, masses,
+* :mod:`e2e_mammo.datasets.synth.phantom` draws the pictures (breast, tissue, masses,
   calcifications, film vs FFDM intensity profiles).
 
 Both writers are deterministic for a seed and build their tree in ``out.parent/.<name>.partial``
@@ -13,7 +13,7 @@ before renaming it to ``out``, so an interrupted run never leaves a complete-loo
 
 from __future__ import annotations
 
-from e2e_mammo.data.synth.cbis_ddsm import synth_cbis_ddsm
-from e2e_mammo.data.synth.inbreast import synth_inbreast
+from e2e_mammo.datasets.synth.cbis_ddsm import synth_cbis_ddsm
+from e2e_mammo.datasets.synth.inbreast import synth_inbreast
 
 __all__ = ["synth_cbis_ddsm", "synth_inbreast"]

@@ -24,8 +24,8 @@ import pandas as pd
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from e2e_mammo.data.exclusions import Exclusion, write_exclusions
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.exclusions import Exclusion, write_exclusions
 from e2e_mammo.io import atomic_write_csv
 
 log = logging.getLogger(__name__)

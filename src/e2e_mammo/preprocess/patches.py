@@ -78,19 +78,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from e2e_mammo.data.exclusions import Exclusion, write_exclusions
+from e2e_mammo.constants import PATCH_CLASSES, SPLITS
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.exclusions import Exclusion, write_exclusions
 from e2e_mammo.io import atomic_write_csv, read_table
 
 STAGE = "patches"
 #: Class ids and names.
-CLASS_NAMES: dict[int, str] = {
-    0: "background",
-    1: "malignant_mass",
-    2: "benign_mass",
-    3: "malignant_calcification",
-    4: "benign_calcification",
-}
+CLASS_NAMES: dict[int, str] = dict(enumerate(PATCH_CLASSES))
 #: Threshold multiplier per relaxation step (TFDS: 0.95).
 RELAX_FACTOR = 0.95
 #: Relaxation stops below this threshold (TFDS: 0.1).
@@ -119,7 +114,7 @@ INDEX_COLUMNS = (
     "clamped",
 )
 COUNT_COLUMNS = ("patch_set", "split", "class", "class_name", "count")
-_SPLIT_ORDER = ("train", "val", "test")
+_SPLIT_ORDER = SPLITS
 _SAFE_SPLIT = re.compile(r"^[A-Za-z0-9_-]+$")
 _EPS = 1e-9
 _ADDED = ("patch_set", "patch_index")

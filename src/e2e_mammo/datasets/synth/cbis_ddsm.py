@@ -40,8 +40,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from e2e_mammo.data.dicom_writer import make_uid, write_dicom
-from e2e_mammo.data.synth.phantom import Finding, render_mammogram
+from e2e_mammo.datasets.synth.dicom_writer import make_uid, write_dicom
+from e2e_mammo.datasets.synth.phantom import Finding, render_mammogram
 
 __all__ = [
     "Progress",

@@ -63,13 +63,13 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from e2e_mammo.data.dicom import read_image_with_info, read_mask
 from e2e_mammo.errors import ConfigError, DatasetError
+from e2e_mammo.preprocess.dicom import read_image_with_info, read_mask
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from e2e_mammo.data.exclusions import Exclusion
+    from e2e_mammo.exclusions import Exclusion
 
 # pandas (and the modules that import it: exclusions, io) is imported inside the functions
 # that run in the parent only, so the worker processes start without it (about 0.3 s less
@@ -398,7 +398,7 @@ def _run_pool(tasks: list[_Task], threads: int) -> Iterator[tuple[_Task, dict[st
     # forkserver: workers never inherit a parent's OpenCV thread pool (fork can hang in
     # cv2.resize after the parent used it); the preload keeps worker start-up cheap.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["e2e_mammo.data.convert"])
+    ctx.set_forkserver_preload(["e2e_mammo.preprocess.convert"])
     window = threads * 2  # bounded in-flight work keeps memory flat
     pending: dict[Future[dict[str, Any]], _Task] = {}
     queue = iter(tasks)
@@ -482,7 +482,7 @@ def convert_dataset(
     """
     import pandas as pd
 
-    from e2e_mammo.data.exclusions import Exclusion, write_exclusions
+    from e2e_mammo.exclusions import Exclusion, write_exclusions
     from e2e_mammo.io import atomic_write_csv, read_table
 
     size = _check_args(size, threads, intensity)

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 
-from e2e_mammo.data.index_common import (
+from e2e_mammo.datasets.index_common import (
     ExclusionLog,
     Header,
     IndexResult,
