@@ -1,5 +1,6 @@
 # e2e-mammo: Shen et al. (2019) as a DAG of cached stages.
-# Run: snakemake --cores 8 --resources gpu=1 all   (parameters: params.yaml)
+# Run: snakemake all --cores 8 --resources gpu=1   (parameters: params.yaml)
+# (Snakemake 9 reads a target written right after --resources as one more resource.)
 from snakemake.utils import min_version
 
 min_version("9.0")

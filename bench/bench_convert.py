@@ -5,7 +5,7 @@ folder, then times, on the same files:
 
 (a) baseline: ``pydicom.dcmread(p).pixel_array`` -> ``cv2.resize(INTER_AREA)`` -> min-max to
     uint16 -> ``cv2.imwrite`` PNG, one file after another in this process;
-(b) ``convert_dataset(..., threads=os.cpu_count())``;
+(b) ``convert_dataset(..., threads=os.cpu_count())`` (``e2e_mammo.preprocess.convert_stage``);
 (c) ``convert_dataset(..., threads=1)`` (in-process: the per-image cost without parallelism).
 
 Each is run ``--repeat`` times, interleaved (fresh output folder each time); the first and the
@@ -35,7 +35,7 @@ import pandas as pd
 import pydicom
 
 from e2e_mammo.datasets.synth.dicom_writer import write_dicom
-from e2e_mammo.preprocess.convert import convert_dataset
+from e2e_mammo.preprocess.convert_stage import convert_dataset
 
 SIZE = (1152, 896)
 
@@ -105,7 +105,8 @@ def cpu_check(processes: int) -> float:
     return serial / parallel
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The benchmark's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=24, help="number of images (default 24)")
     parser.add_argument("--rows", type=int, default=3000)
@@ -118,45 +119,47 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="OpenCV threads of the baseline loop (default: OpenCV's own, i.e. all cores)",
     )
-    args = parser.parse_args(argv)
-    if args.baseline_cv2_threads is not None:
-        cv2.setNumThreads(args.baseline_cv2_threads)
+    return parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="bench_convert_") as tmp:
-        folder = Path(tmp)
+
+def run_variants(args: argparse.Namespace, folder: Path) -> dict[str, list[float]]:
+    """Generate the DICOMs in ``folder`` and time (a), (b) and (c), interleaved."""
+    t0 = time.perf_counter()
+    images_csv = make_files(folder, args.n, args.rows, args.cols)
+    paths = list(pd.read_csv(images_csv).dicom_path)
+    for path in paths:  # warm the page cache so both runs read from memory
+        Path(path).read_bytes()
+    mb = sum(os.path.getsize(p) for p in paths) / 2**20
+    print(
+        f"generated {args.n} DICOMs of ~{args.rows}x{args.cols} ({mb:.0f} MiB) in "
+        f"{time.perf_counter() - t0:.1f} s; cv2 threads {cv2.getNumThreads()}, "
+        f"cpu_count {os.cpu_count()}",
+        file=sys.stderr,
+    )
+
+    def timed(run) -> float:
         t0 = time.perf_counter()
-        images_csv = make_files(folder, args.n, args.rows, args.cols)
-        paths = list(pd.read_csv(images_csv).dicom_path)
-        for path in paths:  # warm the page cache so both runs read from memory
-            Path(path).read_bytes()
-        mb = sum(os.path.getsize(p) for p in paths) / 2**20
-        print(
-            f"generated {args.n} DICOMs of ~{args.rows}x{args.cols} ({mb:.0f} MiB) in "
-            f"{time.perf_counter() - t0:.1f} s; cv2 threads {cv2.getNumThreads()}, "
-            f"cpu_count {os.cpu_count()}",
-            file=sys.stderr,
-        )
+        run()
+        return time.perf_counter() - t0
 
-        def timed(run) -> float:
-            t0 = time.perf_counter()
-            run()
-            return time.perf_counter() - t0
+    def convert(threads: int, out: Path) -> None:
+        res = convert_dataset(images_csv, out, size=SIZE, threads=threads, progress=False)
+        assert len(res.manifest) == args.n, res.exclusions
 
-        def convert(threads: int, out: Path) -> None:
-            res = convert_dataset(images_csv, out, size=SIZE, threads=threads, progress=False)
-            assert len(res.manifest) == args.n, res.exclusions
+    # Interleave the variants so that background load hits them alike. The first
+    # convert_dataset(threads>1) call of a process also starts multiprocessing's
+    # forkserver (a fresh interpreter importing numpy/cv2/pydicom); later calls reuse it.
+    # A pipeline job converts once per process, so the first run is the realistic one.
+    runs: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+    for k in range(args.repeat):
+        runs["a"].append(timed(lambda k=k: baseline(paths, folder / f"base_{k}")))
+        runs["b"].append(timed(lambda k=k: convert(args.threads, folder / f"par_{k}")))
+        runs["c"].append(timed(lambda k=k: convert(1, folder / f"ser_{k}")))
+    return runs
 
-        # Interleave the variants so that background load hits them alike. The first
-        # convert_dataset(threads>1) call of a process also starts multiprocessing's
-        # forkserver (a fresh interpreter importing numpy/cv2/pydicom); later calls reuse it.
-        # A pipeline job converts once per process, so the first run is the realistic one.
-        runs: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-        for k in range(args.repeat):
-            runs["a"].append(timed(lambda k=k: baseline(paths, folder / f"base_{k}")))
-            runs["b"].append(timed(lambda k=k: convert(args.threads, folder / f"par_{k}")))
-            runs["c"].append(timed(lambda k=k: convert(1, folder / f"ser_{k}")))
-        available = cpu_check(args.threads)
 
+def report(args: argparse.Namespace, runs: dict[str, list[float]], available: float) -> None:
+    """Print the first and best time of each variant, the CPU check and the speed-ups."""
     labels = {
         "a": "(a) baseline loop, 1 process",
         "b": f"(b) convert_dataset threads={args.threads}",
@@ -182,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
             f"speed-up (b)/(a), {name} runs: {pick(runs['a']) / pick(runs['b']):.2f}x; "
             f"(c)/(a): {pick(runs['a']) / pick(runs['c']):.2f}x"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.baseline_cv2_threads is not None:
+        cv2.setNumThreads(args.baseline_cv2_threads)
+    with tempfile.TemporaryDirectory(prefix="bench_convert_") as tmp:
+        runs = run_variants(args, Path(tmp))
+        available = cpu_check(args.threads)
+    report(args, runs, available)
     return 0
 
 

@@ -1,17 +1,21 @@
-"""Training-loop throughput: ``train_one_epoch`` (augmentation + balancing) vs a bare loop.
+"""Training-loop throughput: ``train_one_epoch`` from a loader vs a bare loop over tensors.
 
-Both loops train the same model on the same batches, in the same process, interleaved:
+Both loops train the same model on the same samples, in the same process, interleaved:
 
-* bare: the batches already in memory as float tensors (scaled, mean subtracted), plain
-  forward / cross-entropy / backward / Adam step, no augmentation, no balancing;
-* ours: :func:`e2e_mammo.training.loop.train_one_epoch` on the uint16 images (indexing,
-  16-bit -> 0-255 scaling, batched random affine + intensity shift + flips, mean subtraction,
-  per-batch balanced sample weights).
+* bare: batches already in memory as float tensors on the 0-255 scale, plain forward /
+  cross-entropy / backward / Adam step; no loading, no augmentation, no balancing;
+* ours: :func:`e2e_mammo.training.loop.train_one_epoch` reading ``(x, y, index)`` batches
+  from :func:`e2e_mammo.data.make_loader`, with 16-bit -> 0-255 scaling, the paper's batched
+  random affine + intensity shift + flips, and per-batch balanced sample weights.
 
-Prints images/s of both, their ratio (goal >= 0.9 on CPU) and the share of ``train_one_epoch``'s
-time spent preparing data (the "data loader's share").
+``--data patches``: a memory-mapped uint16 ``.npy`` patch array (as the patch stage writes),
+read one batch per fancy-indexing call (no workers). ``--data images``: whole 16-bit PNGs
+decoded by ``--workers`` loader processes (as the whole-image stages will read them).
 
-    .venv/bin/python bench/bench_train.py [--arch resnet50] [--size 56] [--batch 32]
+Prints images/s of both, their ratio (goal >= 0.9 on CPU) and the data preparation share.
+
+    .venv/bin/python bench/bench_train.py --data patches
+    .venv/bin/python bench/bench_train.py --data images --workers 2
 """
 
 from __future__ import annotations
@@ -19,101 +23,121 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from e2e_mammo.constants import RESCALE_16BIT
+from e2e_mammo.data import PatchArrayDataset, WholeImageDataset, make_loader
 from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.training import AugmentConfig, Stage, apply_stage, make_optimizer
-from e2e_mammo.training.loop import RESCALE_16BIT, train_one_epoch
-
-MEAN = 52.18
+from e2e_mammo.training.loop import train_one_epoch
 
 
-def bare_epoch(model, batches, optimizer, device) -> None:
+def bare_epoch(model, batches, optimizer) -> None:
     model.train()
     for x, y in batches:
-        x, y = x.to(device), y.to(device)
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+
+
+def make_dataset(kind: str, n: int, shape: tuple[int, int], folder: Path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 65536, (n, *shape), dtype=np.uint16)
+    labels = np.arange(n) % (5 if kind == "patches" else 2)
+    if kind == "patches":
+        np.save(folder / "train.npy", images)
+        return PatchArrayDataset(np.load(folder / "train.npy", mmap_mode="r"), labels), images
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(folder / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), image)
+    return WholeImageDataset(paths, labels), images
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", choices=["patches", "images"], default="patches")
+    ap.add_argument("--arch", default="resnet50")
+    ap.add_argument("--size", type=int, nargs=2, default=None, help="H W (patches 56 56)")
+    ap.add_argument("--batch", type=int, default=None, help="patches 32, images 4")
+    ap.add_argument("--batches", type=int, default=6, help="timed batches per epoch")
+    ap.add_argument("--workers", type=int, default=None, help="patches 0, images 2")
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved timed epochs per loop")
+    args = ap.parse_args()
+    patches = args.data == "patches"
+    args.size = tuple(args.size or ((56, 56) if patches else (256, 192)))
+    args.batch = args.batch or (32 if patches else 4)
+    args.workers = args.workers if args.workers is not None else (0 if patches else 2)
+    return args
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", default="resnet50")
-    ap.add_argument("--size", type=int, default=56)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--batches", type=int, default=6, help="timed batches per epoch")
-    ap.add_argument("--warmup", type=int, default=2, help="warm-up batches (each loop)")
-    ap.add_argument("--repeats", type=int, default=5, help="interleaved timed epochs per loop")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
-
+    args = parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    device = torch.device(args.device)
     torch.manual_seed(0)
     n = args.batch * args.batches
-    images = torch.randint(0, 65536, (n, 1, args.size, args.size), dtype=torch.int32)
-    images = images.to(torch.uint16)
-    labels = torch.randint(0, 5, (n,))
-    model = build_patch_classifier(args.arch).to(device)
-    stage = Stage("all", 1, 1e-4, "all")
-    params = apply_stage(model, stage, [])
-    opt_bare, opt_ours = make_optimizer(params, stage), make_optimizer(params, stage)
-    floats = [
-        (
-            images[i : i + args.batch].float() * RESCALE_16BIT - MEAN,
-            labels[i : i + args.batch],
-        )
-        for i in range(0, n, args.batch)
-    ]
-    aug = AugmentConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset, images = make_dataset(args.data, n, args.size, Path(tmp))
+        labels = torch.from_numpy(dataset.labels)
+        model = build_patch_classifier(args.arch, mean=52.18)
+        stage = Stage("all", 1, 1e-4, "all")
+        params = apply_stage(model, stage, [])
+        opt_bare, opt_ours = make_optimizer(params, stage), make_optimizer(params, stage)
+        floats = torch.from_numpy(images.astype(np.float32)).unsqueeze(1) * RESCALE_16BIT
+        batches = [
+            (floats[i : i + args.batch], labels[i : i + args.batch])
+            for i in range(0, n, args.batch)
+        ]
+        loader = make_loader(dataset, args.batch, shuffle=True, seed=0, workers=args.workers)
 
-    def ours(batches: int, seed: int, timings=None) -> None:
-        m = batches * args.batch
-        train_one_epoch(
-            model,
-            images[:m],
-            labels[:m],
-            optimizer=opt_ours,
-            batch_size=args.batch,
-            mean=MEAN,
-            augment_cfg=aug,
-            generator=torch.Generator().manual_seed(seed),
-            device=device,
-            timings=timings,
-        )
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        def ours(epoch: int, timings=None) -> None:
+            loader.batch_sampler.set_epoch(epoch)
+            train_one_epoch(
+                model,
+                loader,
+                optimizer=opt_ours,
+                device="cpu",
+                augment_cfg=AugmentConfig(),
+                generator=torch.Generator().manual_seed(epoch),
+                timings=timings,
+            )
 
-    bare_epoch(model, floats[: args.warmup], opt_bare, device)
-    ours(args.warmup, 0)
-    t_bare, t_ours, shares = [], [], []
-    for r in range(args.repeats):
-        t = time.perf_counter()
-        bare_epoch(model, floats, opt_bare, device)
-        t_bare.append(time.perf_counter() - t)
-        timings: dict[str, float] = {}
-        t = time.perf_counter()
-        ours(args.batches, r + 1, timings)
-        t_ours.append(time.perf_counter() - t)
-        shares.append(timings["data_s"] / (timings["data_s"] + timings["step_s"]))
+        bare_epoch(model, batches[:2], opt_bare)  # warm-up (and worker start-up)
+        ours(0)
+        t_bare, t_ours, shares = [], [], []
+        for r in range(args.repeats):
+            t = time.perf_counter()
+            bare_epoch(model, batches, opt_bare)
+            t_bare.append(time.perf_counter() - t)
+            timings: dict[str, float] = {}
+            t = time.perf_counter()
+            ours(r + 1, timings)
+            t_ours.append(time.perf_counter() - t)
+            shares.append(timings["data_s"] / (timings["data_s"] + timings["step_s"]))
+    report(args, n, t_bare, t_ours, shares)
+
+
+def report(args, n, t_bare, t_ours, shares) -> None:
     ips_bare, ips_ours = n / min(t_bare), n / min(t_ours)
+    h, w = args.size
     print(
-        f"{args.arch} {args.size}x{args.size} batch {args.batch}, {args.batches} batches x "
-        f"{args.repeats} repeats, device {device}, {torch.get_num_threads()} threads"
+        f"{args.data}: {args.arch} {h}x{w} batch {args.batch}, {args.batches} batches x "
+        f"{args.repeats} repeats, {args.workers} loader workers, {torch.get_num_threads()} threads"
     )
-    print(f"bare loop (no augmentation):        {ips_bare:8.1f} images/s (best of {args.repeats})")
-    print(f"train_one_epoch (augment, balance): {ips_ours:8.1f} images/s (best of {args.repeats})")
+    print(f"bare loop over tensors in memory:     {ips_bare:8.1f} images/s (best)")
+    print(f"train_one_epoch from the loader:      {ips_ours:8.1f} images/s (best)")
     pair = statistics.median(b / o for b, o in zip(t_bare, t_ours, strict=True))
-    print(f"ratio ours/bare:                    {ips_ours / ips_bare:8.3f} (best vs best)")
-    print(f"ratio ours/bare, median of pairs:   {pair:8.3f}")
-    print(f"data preparation share of ours:     {100 * statistics.median(shares):7.1f} %")
+    print(f"ratio ours/bare:                      {ips_ours / ips_bare:8.3f} (best vs best)")
+    print(f"ratio ours/bare, median of pairs:     {pair:8.3f}")
+    print(f"data preparation share of ours:       {100 * statistics.median(shares):7.1f} %")
 
 
 if __name__ == "__main__":

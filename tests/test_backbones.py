@@ -34,3 +34,30 @@ def test_feature_map_shape_on_32px(arch):
 def test_unknown_arch_is_refused():
     with pytest.raises(ValueError, match="unknown arch"):
         build_backbone("alexnet")
+
+
+def test_paper_top_46_layers_of_resnet50_are_layer3_5_and_layer4():
+    from e2e_mammo.models.backbones import top_layer_count
+
+    backbone = build_backbone("resnet50")
+    assert top_layer_count(backbone, "resnet50", ["layer3.5", "layer4"]) == 46
+    assert top_layer_count(backbone, "resnet50", ["layer4"]) == 36  # the old default
+
+
+def test_paper_top_11_layers_of_vgg16_are_block4_and_block5():
+    from e2e_mammo.models.backbones import top_layer_count
+
+    assert top_layer_count(build_backbone("vgg16"), "vgg16", ["block4", "block5"]) == 11
+
+
+def test_default_top_blocks_are_the_papers_layer_counts():
+    from pathlib import Path
+
+    import yaml
+
+    from e2e_mammo.models.backbones import top_layer_count
+
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    blocks = params["patch_training"]["top_blocks"]
+    counts = {arch: top_layer_count(build_backbone(arch), arch, blocks[arch]) for arch in blocks}
+    assert counts == {"resnet50": 46, "vgg16": 11}

@@ -10,9 +10,19 @@ import pandas as pd
 import pytest
 import torch
 
+from e2e_mammo.constants import PATCH_CLASSES
+from e2e_mammo.data import load_patch_split, make_loader
 from e2e_mammo.models.pretrained import MissingWeightsError, weights_file_name
+from e2e_mammo.models.saved import load_model
 from e2e_mammo.tracking import TrackingConfig
-from e2e_mammo.training.patch_run import choose_pretrained, row_schedule, train_patch_row
+from e2e_mammo.training.loop import evaluate
+from e2e_mammo.training.patch_run import (
+    choose_pretrained,
+    record_row_not_run,
+    row_schedule,
+    row_training_settings,
+    train_patch_row,
+)
 
 ROW_N = {"row": "resnet50-N-S10", "arch": "resnet50", "pretrained": "none", "patch_set": "S10"}
 ROW_Y = {**ROW_N, "row": "resnet50-Y-S10", "pretrained": "imagenet", "paper_accuracy": 0.89}
@@ -90,61 +100,92 @@ def _patch_set(folder: Path, n: int = 24, size: int = 32) -> Path:
         images = rng.integers(0, 20000, size=(n, size, size)).astype(np.uint16)
         images[labels > 0, 8:24, 8:24] += (labels[labels > 0, None, None] * 9000).astype(np.uint16)
         np.save(folder / f"{split}.npy", images)
-        pd.DataFrame({"class": labels}).to_csv(folder / f"{split}.csv", index=False)
+        pd.DataFrame({"image_id": [f"i{k}" for k in range(n)], "class": labels}).to_csv(
+            folder / f"{split}.csv", index=False
+        )
     (folder / "mean.json").write_text(json.dumps({"mean": 40.0}))
     return folder
 
 
-def test_row_without_weights_writes_not_run_result(tmp_path: Path, empty_torch_home: Path) -> None:
-    result = train_patch_row(
-        ROW_Y,
-        tmp_path / "patches",
-        tmp_path / "mean.json",
-        tmp_path / "out",
-        training=TRAINING,
-        pretrained={"override": None, "on_missing": "skip", "weights": {}},
+def _settings(**overrides) -> dict:
+    settings = row_training_settings(ROW_N, TRAINING, {"override": None})
+    return {**settings, **overrides}
+
+
+def _train(patches: Path, out: Path, settings: dict | None = None) -> dict:
+    return train_patch_row(
+        "resnet50-N-S10",
+        settings or _settings(),
+        patches,
+        patches / "mean.json",
+        out,
         tracking=NO_TRACKING,
+        threads=2,
+    )
+
+
+def test_training_settings_hold_no_published_numbers() -> None:
+    row = {**ROW_N, "paper_accuracy": 0.63, "paper_best_epoch": 24}
+    settings = row_training_settings(row, TRAINING, {"override": None})
+    assert settings == row_training_settings(ROW_N, TRAINING, {"override": None})
+    assert not any("paper" in key for key in settings)
+
+
+def test_training_settings_hold_only_the_rows_own_schedule_and_blocks() -> None:
+    settings = _settings()
+    assert [s["epochs"] for s in settings["schedule"]] == [1]  # random_s10 x 0.02
+    assert settings["top_blocks"] == ["layer4"]
+    other = {**TRAINING, "schedules": {**SCHEDULES, "random_s1": []}}
+    assert row_training_settings(ROW_N, other, {"override": None}) == settings
+
+
+def test_row_without_weights_writes_not_run_result(tmp_path: Path, empty_torch_home: Path) -> None:
+    result = record_row_not_run(
+        ROW_Y,
+        {"override": None, "on_missing": "skip", "weights": {}},
+        tmp_path / "out",
+        NO_TRACKING,
     )
     saved = json.loads((tmp_path / "out" / "result.json").read_text())
     assert saved["status"] == "not run" and result == saved
     assert weights_file_name("resnet50") in saved["note"]
 
 
-def test_row_trains_and_writes_result_history_curves(tmp_path: Path) -> None:
+def test_row_trains_and_writes_its_outputs(tmp_path: Path) -> None:
     patches = _patch_set(tmp_path / "patches")
     out = tmp_path / "out"
-    result = train_patch_row(
-        ROW_N,
-        patches,
-        patches / "mean.json",
-        out,
-        training=TRAINING,
-        pretrained={"override": None},
-        tracking=NO_TRACKING,
-        threads=2,
-    )
+    result = _train(patches, out)
     assert result["status"] == "ok"
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["best_epoch"] == 1
     assert len(pd.read_csv(out / "history.csv")) == result["epochs_trained"]
     assert (out / "learning_curves.png").stat().st_size > 0
-    assert (out / "checkpoints" / "last.pt").is_file()
+    assert not (out / "checkpoints").exists()
+
+
+def test_predictions_cover_every_split_with_class_probabilities(tmp_path: Path) -> None:
+    patches = _patch_set(tmp_path / "patches")
+    _train(patches, tmp_path / "out")
+    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert predictions.groupby("split").size().to_dict() == {"test": 24, "train": 24, "val": 24}
+    probs = predictions[[f"prob_{c}" for c in PATCH_CLASSES]].to_numpy()
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert (predictions["label"] == predictions["class"]).all()
+
+
+def test_saved_model_reproduces_the_predictions(tmp_path: Path) -> None:
+    patches = _patch_set(tmp_path / "patches")
+    _train(patches, tmp_path / "out")
+    model, spec = load_model(tmp_path / "out" / "model.pt")
+    assert spec["input_transform"]["mean"] == pytest.approx(40.0)
+    dataset, _ = load_patch_split(patches, "test")
+    scored = evaluate(model, make_loader(dataset, 8, shuffle=False), device="cpu")
+    saved = pd.read_csv(tmp_path / "out" / "predictions.csv").query("split == 'test'")
+    assert np.allclose(scored["probs"][:, 1], saved["prob_malignant_mass"], atol=1e-5)
 
 
 def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
     patches = _patch_set(tmp_path / "patches")
-    results = [
-        train_patch_row(
-            ROW_N,
-            patches,
-            patches / "mean.json",
-            tmp_path / name,
-            training=TRAINING,
-            pretrained={"override": None},
-            tracking=NO_TRACKING,
-            threads=2,
-        )
-        for name in ("a", "b")
-    ]
+    results = [_train(patches, tmp_path / name) for name in ("a", "b")]
     histories = [pd.read_csv(tmp_path / name / "history.csv") for name in ("a", "b")]
     pd.testing.assert_frame_equal(histories[0], histories[1])
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from e2e_mammo.errors import DatasetError
-from e2e_mammo.preprocess.stats import mean_grey
+from e2e_mammo.preprocess.stats import mean_grey, write_mean
 
 
 def _dataset(tmp_path: Path) -> tuple[Path, Path]:
@@ -43,3 +44,10 @@ def test_manifest_without_png_path_names_the_column(tmp_path: Path) -> None:
     pd.read_csv(manifest).drop(columns="png_path").to_csv(manifest, index=False)
     with pytest.raises(DatasetError, match="png_path"):
         mean_grey(manifest, splits)
+
+
+def test_write_mean_writes_the_result_as_json(tmp_path: Path) -> None:
+    manifest, splits = _dataset(tmp_path)
+    result = write_mean(manifest, splits, tmp_path / "out" / "mean.json")
+    assert json.loads((tmp_path / "out" / "mean.json").read_text()) == result
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mean.json"]

@@ -77,3 +77,32 @@ def test_files_hash_changes_with_content(tmp_path: Path) -> None:
     first = files_hash([path])
     path.write_text("b")
     assert files_hash([path]) != first
+
+
+def test_resumed_run_continues_the_same_run(store: TrackingConfig) -> None:
+    from mlflow.tracking import MlflowClient
+
+    with start_run(store, "job") as first:
+        first.log_metrics({"val_loss": 1.0}, step=1)
+    with start_run(store, "job", resume_run_id=first.run_id) as second:
+        second.log_metrics({"val_loss": 0.5}, step=2)
+        assert second.logged_steps("val_loss") == {1, 2}
+    client = MlflowClient(tracking_uri=store.uri)
+    assert second.run_id == first.run_id
+    assert len(client.search_runs([init_store(store)])) == 1
+
+
+def test_interrupted_run_ends_killed(store: TrackingConfig) -> None:
+    from mlflow.tracking import MlflowClient
+
+    with pytest.raises(KeyboardInterrupt), start_run(store, "job") as run:
+        raise KeyboardInterrupt
+    assert MlflowClient(tracking_uri=store.uri).get_run(run.run_id).info.status == "KILLED"
+
+
+def test_failed_run_ends_failed(store: TrackingConfig) -> None:
+    from mlflow.tracking import MlflowClient
+
+    with pytest.raises(RuntimeError), start_run(store, "job") as run:
+        raise RuntimeError("boom")
+    assert MlflowClient(tracking_uri=store.uri).get_run(run.run_id).info.status == "FAILED"

@@ -90,6 +90,29 @@ def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> 
     assert "convert_dataset" not in out and "synth_dataset" not in out
 
 
+@pytest.mark.slow
+def test_published_number_change_reruns_only_the_table(pipeline: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "copy"
+    shutil.copytree(pipeline, workdir, symlinks=True)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["table1"][0]["paper_accuracy"] = 0.5
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_snakemake(workdir, "all", "-n")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "rule table1:" in out or "table1" in out.split("Job stats:")[-1]
+    assert "train_patch_classifier" not in out
+
+
+@pytest.mark.slow
+def test_trained_rows_declare_their_network(pipeline: Path) -> None:
+    for row in ("resnet50-N-S1", "resnet50-N-S10"):
+        folder = pipeline / "results/patch_models" / row
+        for name in ("model.pt", "predictions.csv", "history.csv", "result.json"):
+            assert (folder / name).is_file(), folder / name
+        assert not (folder / "checkpoints").exists()
+
+
 def test_invalid_params_stop_with_key_named(tmp_path: Path) -> None:
     params = tiny_params()
     params["convert"]["size"] = [64]

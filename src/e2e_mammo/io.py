@@ -41,6 +41,12 @@ def read_table(path: str | Path, required: Iterable[str] = ()) -> pd.DataFrame:
     return frame
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path, fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
@@ -54,6 +60,7 @@ def atomic_path(path: str | Path, fsync: bool = False) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would have given
     os.close(fd)
     tmp = Path(name)
     try:

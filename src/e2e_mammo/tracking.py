@@ -117,6 +117,7 @@ class Run:
     name: str
     tags: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None
+    resume: bool = False
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[tuple[str, float, int | None]] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
@@ -127,9 +128,13 @@ class Run:
 
             mlflow.set_tracking_uri(self.config.uri)
             experiment_id = init_store(self.config)
-            active = mlflow.start_run(
-                experiment_id=experiment_id, run_name=self.name, tags=self.tags
-            )
+            if self.resume and self.run_id:
+                active = mlflow.start_run(run_id=self.run_id)
+                mlflow.set_tags(self.tags)
+            else:
+                active = mlflow.start_run(
+                    experiment_id=experiment_id, run_name=self.name, tags=self.tags
+                )
             self.run_id = active.info.run_id
         return self
 
@@ -137,7 +142,14 @@ class Run:
         if self.config.enabled:
             import mlflow
 
-            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+            mlflow.end_run(status=end_status(exc_type))
+
+    def logged_steps(self, key: str) -> set[int]:
+        """The steps at which metric ``key`` was logged in this run (so far)."""
+        if not self.config.enabled:
+            return {step for k, _, step in self.metrics if k == key and step is not None}
+        history = _client(self.config.uri).get_metric_history(self.run_id, key)
+        return {m.step for m in history}
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log parameters (flattened ``a.b`` keys; values as text, at most 6000 chars)."""
@@ -166,6 +178,34 @@ class Run:
             mlflow.log_artifact(str(path))
 
 
+def end_status(exc_type: type[BaseException] | None) -> str:
+    """MLflow's end status for a run left by ``exc_type``: FINISHED, KILLED (interrupted:
+    ``KeyboardInterrupt``/``SystemExit``, e.g. SIGTERM from Snakemake) or FAILED."""
+    if exc_type is None:
+        return "FINISHED"
+    if issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+        return "KILLED"
+    return "FAILED"
+
+
+def run_status(config: TrackingConfig, run_id: str) -> str | None:
+    """The status of run ``run_id`` (``RUNNING``, ``FINISHED``, ...), ``None`` if unknown."""
+    if not config.enabled:
+        return None
+    try:
+        return _client(config.uri).get_run(run_id).info.status
+    except Exception:  # noqa: BLE001 - a run deleted from the store is simply unknown
+        return None
+
+
+def mark_killed(config: TrackingConfig, run_id: str) -> bool:
+    """End a run left RUNNING by a killed process as KILLED; True when it was RUNNING."""
+    if run_status(config, run_id) != "RUNNING":
+        return False
+    _client(config.uri).set_terminated(run_id, status="KILLED")
+    return True
+
+
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
     out: dict[str, Any] = {}
@@ -178,6 +218,21 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def start_run(config: TrackingConfig, name: str, tags: Mapping[str, str] | None = None) -> Run:
-    """A run context: ``with start_run(cfg, "table1/resnet50-N-S10", tags) as run: ...``."""
-    return Run(config=config, name=name, tags={k: str(v) for k, v in (tags or {}).items()})
+def start_run(
+    config: TrackingConfig,
+    name: str,
+    tags: Mapping[str, str] | None = None,
+    resume_run_id: str | None = None,
+) -> Run:
+    """A run context: ``with start_run(cfg, "table1/resnet50-N-S10", tags) as run: ...``.
+
+    ``resume_run_id`` continues that run (a resumed job keeps its one run) instead of
+    starting a new one.
+    """
+    return Run(
+        config=config,
+        name=name,
+        tags={k: str(v) for k, v in (tags or {}).items()},
+        run_id=resume_run_id,
+        resume=resume_run_id is not None,
+    )

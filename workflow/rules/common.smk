@@ -51,7 +51,9 @@ def split_params(wildcards):
     )
 
 
-SPLITS = ["train", "val", "test"]
+from e2e_mammo.constants import SPLITS
+
+SPLITS = list(SPLITS)
 TABLE1 = {row["row"]: row for row in config["table1"]}
 PATCH_SETS = sorted(config["patches"]["sets"])
 
@@ -77,6 +79,34 @@ def table1_row(wildcards):
     return TABLE1[wildcards.row]
 
 
+def patch_row_runs(row):
+    """Whether a Table 1 row can train here (its ImageNet weights, if any, are on disk)."""
+    from e2e_mammo.training.patch_run import choose_pretrained
+
+    return choose_pretrained(row, config["pretrained"]).skip_reason is None
+
+
+TRAINED_ROWS = [name for name, row in TABLE1.items() if patch_row_runs(row)]
+NOT_RUN_ROWS = [name for name in TABLE1 if name not in TRAINED_ROWS]
+
+
+def patch_training_settings(wildcards):
+    """Exactly what changes one row's result (never the paper's published numbers)."""
+    from e2e_mammo.training.patch_run import row_training_settings
+
+    return row_training_settings(
+        TABLE1[wildcards.row], config["patch_training"], config["pretrained"]
+    )
+
+
+def paper_table1(wildcards):
+    """The paper's published Table 1 numbers, for the table only."""
+    return {
+        name: {k: v for k, v in row.items() if k.startswith("paper_")}
+        for name, row in TABLE1.items()
+    }
+
+
 def row_patch_files(wildcards):
     patch_set = TABLE1[wildcards.row]["patch_set"]
     return expand(
@@ -85,3 +115,10 @@ def row_patch_files(wildcards):
         split=SPLITS,
         ext=["npy", "csv"],
     )
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names`` (never matches when empty)."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) or "(?!)"

@@ -1,4 +1,6 @@
 # One job per Table 1 row (wildcard `row`, the `row` key of a params.yaml table1 entry).
+# Rows whose ImageNet weights are on disk train; the others are recorded as not run, with the
+# file to put where (adding the file makes the row train on the next run).
 rule train_patch_classifier:
     input:
         patches=row_patch_files,
@@ -6,22 +8,42 @@ rule train_patch_classifier:
         mlflow="results/mlflow/experiment.json",
     output:
         result="results/patch_models/{row}/result.json",
+        model="results/patch_models/{row}/model.pt",
+        predictions="results/patch_models/{row}/predictions.csv",
+        history="results/patch_models/{row}/history.csv",
     log:
         "logs/train_patch/{row}.log",
     benchmark:
         "benchmarks/train_patch/{row}.tsv"
+    wildcard_constraints:
+        row=one_of(TRAINED_ROWS),
     conda:
         ENV
     threads: 8
     resources:
         gpu=1,
     params:
-        row=table1_row,
-        training=config["patch_training"],
-        pretrained=config["pretrained"],
-        tracking=config["tracking"],
+        settings=patch_training_settings,
     script:
         "../scripts/train_patch_classifier.py"
+
+
+rule patch_row_not_run:
+    input:
+        mlflow="results/mlflow/experiment.json",
+    output:
+        result="results/patch_models/{row}/result.json",
+    log:
+        "logs/train_patch/{row}.log",
+    wildcard_constraints:
+        row=one_of(NOT_RUN_ROWS),
+    conda:
+        ENV
+    params:
+        row=table1_row,
+        pretrained=config["pretrained"],
+    script:
+        "../scripts/patch_row_not_run.py"
 
 
 rule table1:
@@ -34,5 +56,7 @@ rule table1:
         "logs/tables/table1.log",
     conda:
         ENV
+    params:
+        paper=paper_table1,
     script:
         "../scripts/table1.py"

@@ -7,4 +7,6 @@ from e2e_mammo.reporting.table1 import write_table1
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
-write_table1(snakemake.input, Path(snakemake.output.csv), Path(snakemake.output.md))
+write_table1(
+    snakemake.input, snakemake.params.paper, Path(snakemake.output.csv), Path(snakemake.output.md)
+)

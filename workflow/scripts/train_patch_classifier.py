@@ -9,12 +9,12 @@ from e2e_mammo.training.patch_run import train_patch_row
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 train_patch_row(
-    snakemake.params.row,
+    snakemake.wildcards.row,
+    snakemake.params.settings,
     Path(snakemake.input.patches[0]).parent,
     Path(snakemake.input.mean),
     Path(snakemake.output.result).parent,
-    training=snakemake.params.training,
-    pretrained=snakemake.params.pretrained,
-    tracking=TrackingConfig.from_params(snakemake.params.tracking),
+    # where runs are recorded does not change a result: read from the config, not params
+    tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
     threads=snakemake.threads,
 )

@@ -48,6 +48,41 @@ def block_names(arch: str) -> list[str]:
     return [f"block{i}" for i in range(1, 6)]
 
 
+#: Keras layers of the paper's patch-model head above the backbone: ResNet50 (Keras 2.0) has its
+#: 7x7 ``avg_pool``, then GlobalAveragePooling, Dropout, Dense; VGG16 GAP, Dropout, Dense.
+KERAS_HEAD_LAYERS = {"resnet50": 4, "vgg16": 3}
+
+
+def keras_layer_count(module: nn.Module, arch: str) -> int:
+    """How many Keras layers ``module`` (a block of :func:`build_backbone`) is in the authors'
+    Keras model: the unit in which the paper counts "the top N layers".
+
+    ResNet50: every convolution, batch norm, activation and addition of a bottleneck unit is a
+    layer (identity unit 10, projection unit 12). VGG16: each convolution (ReLU fused in Keras'
+    ``Conv2D``) and each max-pool.
+    """
+    _check_arch(arch)
+    if arch == "vgg16":
+        kinds = (nn.Conv2d, nn.MaxPool2d)
+        return sum(isinstance(m, kinds) for m in module.modules())
+    units = [m for m in module.modules() if isinstance(m, tvm.resnet.Bottleneck)]
+    count = 0
+    for unit in units:
+        count += sum(isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) for m in unit.modules())
+        count += 4  # three ReLU activations and the residual addition
+    return count
+
+
+def top_layer_count(backbone: nn.Module, arch: str, top_blocks: list[str]) -> int:
+    """Keras layers trained in the "top" stage: the head plus the named ``top_blocks``.
+
+    ResNet50 with ``["layer3.5", "layer4"]`` gives the paper's 46 (4 + res4f 10 + res5 32);
+    VGG16 with ``["block4", "block5"]`` its 11 (3 + 4 + 4).
+    """
+    blocks = [backbone.get_submodule(name) for name in top_blocks]
+    return KERAS_HEAD_LAYERS[arch] + sum(keras_layer_count(b, arch) for b in blocks)
+
+
 def _vgg16_features() -> nn.Sequential:
     """torchvision's VGG16 ``features`` (what ``vgg16(weights=None).features`` builds, without
     allocating the 120M-parameter classifier)."""

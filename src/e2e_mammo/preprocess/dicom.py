@@ -197,6 +197,31 @@ def _output_range(ds: Dataset, voi: str) -> tuple[float, float]:
     return (lo, hi) if lo <= hi else (hi, lo)
 
 
+def _apply_luts(
+    raw: np.ndarray, ds: Dataset, path: Path
+) -> tuple[np.ndarray, bool, str, tuple[float, float]]:
+    """Modality LUT, then the VOI LUT or first window. Returns the values, whether the
+    modality LUT changed them, the VOI transform (``"lut"``, ``"window"`` or ``""``) and the
+    output range."""
+    try:
+        arr = apply_modality_lut(raw, ds)
+        modality = arr is not raw
+        voi = ""
+        if ds.get("VOILUTSequence"):
+            voi = "lut"
+        elif "WindowCenter" in ds and "WindowWidth" in ds:
+            voi = "window"
+        if voi:
+            arr = apply_voi_lut(arr, ds, index=0, prefer_lut=True)
+        return arr, modality, voi, _output_range(ds, voi)
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(
+            path, f"invalid modality/VOI LUT or window: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 def read_image_with_info(path: str | Path, native: bool = False) -> tuple[np.ndarray, ImageInfo]:
     """Read a greyscale DICOM image with all LUTs applied, plus its header facts.
 
@@ -220,24 +245,7 @@ def read_image_with_info(path: str | Path, native: bool = False) -> tuple[np.nda
     uid = _transfer_syntax(ds, path)
     _check_single_grey_frame(ds, path)
     raw = _pixels(ds, path, uid)
-
-    try:
-        arr = apply_modality_lut(raw, ds)
-        modality = arr is not raw
-        voi = ""
-        if ds.get("VOILUTSequence"):
-            voi = "lut"
-        elif "WindowCenter" in ds and "WindowWidth" in ds:
-            voi = "window"
-        if voi:
-            arr = apply_voi_lut(arr, ds, index=0, prefer_lut=True)
-        lo, hi = _output_range(ds, voi)
-    except DatasetError:
-        raise
-    except Exception as exc:
-        raise DatasetError(
-            path, f"invalid modality/VOI LUT or window: {type(exc).__name__}: {exc}"
-        ) from None
+    arr, modality, voi, (lo, hi) = _apply_luts(raw, ds, path)
 
     photometric = str(ds.PhotometricInterpretation).strip().upper()
     unchanged = not modality and not voi and photometric != "MONOCHROME1"

@@ -2,26 +2,25 @@
 
 The paper subtracts "the average gray scale value of the whole image training set" from patches
 and whole images alike (section 3.1.2); the authors' value for CBIS-DDSM at 1152x896 was 52.18 on
-the 0-255 scale. It is computed here from the 16-bit PNGs of one split, scaled by 255/65535.
+the 0-255 scale. It is computed here from the 16-bit PNGs of one split, scaled by
+:data:`~e2e_mammo.constants.RESCALE_16BIT` (255/65535).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from e2e_mammo.constants import RESCALE_16BIT
+from e2e_mammo.constants import RESCALE_16BIT, SPLITS
 from e2e_mammo.errors import DatasetError
-from e2e_mammo.io import atomic_write_bytes, read_table
-
-SCALE = RESCALE_16BIT
+from e2e_mammo.io import atomic_write_json, read_table
 
 
-def mean_grey(manifest_csv: Path, splits_csv: Path, split: str = "train") -> dict:
-    """Mean grey value (0-255 scale) over all pixels of the ``split`` images.
+def mean_grey(manifest_csv: Path, splits_csv: Path, split: str = SPLITS[0]) -> dict:
+    """Mean grey value (0-255 scale) over all pixels of the ``split`` images (default: the
+    training split, ``SPLITS[0]``).
 
     Returns ``{"mean": float, "split": split, "images": n}``.
     """
@@ -37,11 +36,14 @@ def mean_grey(manifest_csv: Path, splits_csv: Path, split: str = "train") -> dic
             raise DatasetError(path, "cannot read converted PNG")
         total += float(image.sum(dtype=np.float64))
         count += image.size
-    return {"mean": round(total / count * SCALE, 4), "split": split, "images": int(len(chosen))}
+    mean = round(total / count * RESCALE_16BIT, 4)
+    return {"mean": mean, "split": split, "images": int(len(chosen))}
 
 
-def write_mean(manifest_csv: Path, splits_csv: Path, out_json: Path, split: str = "train") -> dict:
-    """Compute :func:`mean_grey` and write it as JSON."""
+def write_mean(
+    manifest_csv: Path, splits_csv: Path, out_json: Path, split: str = SPLITS[0]
+) -> dict:
+    """Compute :func:`mean_grey` and write it as JSON (atomically)."""
     result = mean_grey(manifest_csv, splits_csv, split)
-    atomic_write_bytes((json.dumps(result, indent=2) + "\n").encode(), out_json)
+    atomic_write_json(result, out_json)
     return result

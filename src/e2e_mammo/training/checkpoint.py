@@ -1,55 +1,97 @@
-"""Checkpoints of a staged training run: ``last.pt`` (resume) and ``best.pt`` (best weights).
+"""The checkpoint of a training run: one file, so "last" and "best" can never disagree.
 
-``last.pt`` is rewritten atomically (temporary file + ``os.replace``) after every epoch and holds
-the model and optimizer states, the number of finished epochs, the stage index, the history, the
-best epoch and accuracy, the RNG states (torch, numpy, python) and the run's config. When the
-run finishes it is written once more with ``completed=True`` and the final result, so a rerun
-returns that result without training. ``best.pt`` holds the model state of the best epoch.
+``checkpoint.pt`` is rewritten atomically (:func:`e2e_mammo.io.atomic_write`, fsynced) after
+every epoch. It holds the last epoch's model and optimizer states (to resume), the best epoch's
+model state and score (the weights the run keeps), the number of finished epochs, the stage
+index, the effective schedule (with any extension), the history, the RNG states and the run's
+``identity``: a content hash of its inputs and training settings (:func:`identity_hash`).
+A kill at any moment leaves either the previous complete file or the new one.
 
-Everything is stored as plain types and tensors so that ``torch.load(weights_only=True)`` reads it.
+Restart rules (:func:`prepare`): a checkpoint of an interrupted run with the same identity is
+resumed; a checkpoint of a finished run, or of another identity (other data, other settings),
+is removed and the run starts afresh. So only an interrupted job resumes.
+
+Everything is stored as plain types and tensors, so ``torch.load(weights_only=True)`` reads it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
+import logging
 import random
-import tempfile
+import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-LAST = "last.pt"
-BEST = "best.pt"
-FORMAT_VERSION = 1
+from e2e_mammo.io import atomic_write
+
+FILE = "checkpoint.pt"
+FORMAT_VERSION = 2
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointConfigError(ValueError):
-    """A checkpoint was written by a run with another config; the message lists the keys."""
+    """A checkpoint belongs to another run (identity differs, or it is finished)."""
 
 
 def save_atomic(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save`` through a temporary file, fsynced, renamed over ``path``."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp), fsync=True)
 
 
 def load(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by this module (CPU tensors)."""
     return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def normalise_config(config: Any) -> Any:
+    """JSON round trip: tuples -> lists, keys -> str; raises on non-JSON values."""
+    return json.loads(json.dumps(config, sort_keys=True))
+
+
+def identity_hash(inputs: Iterable[str | Path], settings: Mapping[str, Any]) -> str:
+    """The identity of a run: SHA-256 over its input files' contents and its settings."""
+    digest = hashlib.sha256()
+    for path in sorted(str(p) for p in inputs):
+        digest.update(f"{Path(path).name}:{file_digest(path)}\n".encode())
+    digest.update(json.dumps(normalise_config(dict(settings)), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def prepare(checkpoint_dir: str | Path, identity: str) -> str:
+    """Apply the restart rules; return ``"resume"`` or ``"fresh"`` (the folder then is empty)."""
+    folder = Path(checkpoint_dir)
+    path = folder / FILE
+    if path.is_file():
+        try:
+            state = load(path)
+        except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint is never resumed
+            state, why = None, f"unreadable ({type(exc).__name__}: {exc})"
+        else:
+            same = state.get("identity") == identity and state.get("format") == FORMAT_VERSION
+            if same and not state.get("completed"):
+                return "resume"
+            why = "finished run" if same else "other inputs or settings"
+        log.info("%s: not resumed (%s); training afresh", path, why)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return "fresh"
 
 
 def rng_states() -> dict[str, Any]:
@@ -74,24 +116,3 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def normalise_config(config: Any) -> Any:
-    """JSON round trip: tuples -> lists, keys -> str; raises on non-JSON values."""
-    return json.loads(json.dumps(config, sort_keys=True))
-
-
-def check_config(saved: dict[str, Any], current: dict[str, Any], path: str | Path) -> None:
-    """Raise :class:`CheckpointConfigError` naming every key whose value differs."""
-    saved, current = normalise_config(saved), normalise_config(current)
-    if saved == current:
-        return
-    diffs = []
-    for key in sorted(set(saved) | set(current)):
-        if saved.get(key) != current.get(key):
-            diffs.append(f"{key}: checkpoint {saved.get(key)!r} != now {current.get(key)!r}")
-    raise CheckpointConfigError(
-        f"{path}: this checkpoint belongs to a run with another config; refusing to resume. "
-        f"Differences: {'; '.join(diffs)}. Delete the checkpoint folder (or use another one) "
-        f"to start a new run."
-    )

@@ -1,41 +1,43 @@
-"""One row of Table 1: train a patch classifier on a patch set and report its test accuracy.
+"""One row of Table 1: train a patch classifier on a patch set, score every split.
 
-The row's settings come from params.yaml (``table1`` entry + ``patch_training`` +
-``pretrained``). The job is one MLflow run (tags ``table=1``, ``row``, ``stage=patch``, git
-commit, data-manifest hash; per-epoch ``train_loss``, ``train_accuracy``, ``val_loss``,
-``val_accuracy``, ``lr`` with ``step=epoch``; final ``test_accuracy``, ``best_epoch``,
-``best_val_accuracy``; the learning curves as artifacts). Its outcome is written to
-``result.json`` for the table, including rows that could not run.
+The row's training settings (:func:`row_training_settings`) are exactly what changes its result:
+architecture, patch set, initialisation and weights file, its own schedule (epochs scaled),
+its top blocks, batch size, seed, augmentation and monitor. The paper's published numbers
+never reach a training job (they go to the table). The job (:func:`train_patch_row`) runs
+through :func:`~e2e_mammo.training.job.run_tracked_job`: one MLflow run (tags ``table=1``,
+``row``, ``stage=patch``), resume of an interrupted job only, and the outputs ``model.pt``
+(best epoch, :mod:`e2e_mammo.models.saved`), ``predictions.csv`` (every split, per patch:
+:mod:`e2e_mammo.evaluation.predictions`), ``history.csv``, learning curves and ``result.json``.
+A row whose ImageNet weights are missing is recorded by :func:`record_row_not_run`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
-from e2e_mammo.constants import SPLITS
-from e2e_mammo.errors import DatasetError
-from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
+from e2e_mammo.constants import PATCH_CLASSES, SPLITS
+from e2e_mammo.data import load_patch_split, make_loader
+from e2e_mammo.evaluation.predictions import prediction_frame
+from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.pretrained import MissingWeightsError, imagenet_weights_path
-from e2e_mammo.reporting.curves import plot_learning_curves
-from e2e_mammo.tracking import TrackingConfig, files_hash, git_commit, start_run
+from e2e_mammo.models.saved import save_model
+from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.augment import AugmentConfig
-from e2e_mammo.training.checkpoint import CheckpointConfigError
-from e2e_mammo.training.loop import fit
+from e2e_mammo.training.fit import FitConfig, fit
+from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
+from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.staged import Stage, schedule_from_config, total_epochs
 
 log = logging.getLogger(__name__)
-EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 
 @dataclass(frozen=True)
@@ -82,19 +84,36 @@ def row_schedule(
     return schedule_from_config(scaled)
 
 
-def load_patch_split(patches_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (N,1,P,P) uint16 patches (memory-mapped) and int64 class labels of one split."""
-    array_path, index_path = patches_dir / f"{split}.npy", patches_dir / f"{split}.csv"
-    for path in (array_path, index_path):
-        if not path.is_file():
-            raise DatasetError(path, f"patch set file missing for split {split!r}")
-    images = np.load(array_path, mmap_mode="r")
-    labels = pd.read_csv(index_path, usecols=["class"])["class"].to_numpy(np.int64)
-    if len(images) != len(labels):
-        raise DatasetError(index_path, f"{len(labels)} index rows for {len(images)} patches")
-    if len(labels) == 0:
-        raise DatasetError(index_path, f"split {split!r} has no patches")
-    return images[:, None, :, :], labels
+def row_training_settings(
+    row: Mapping[str, Any], training: Mapping[str, Any], pretrained: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Everything that changes one row's training result, and nothing else (plain types)."""
+    choice = choose_pretrained(row, pretrained)
+    schedule = row_schedule(
+        row["patch_set"], choice.init, training["schedules"], training["epoch_scale"]
+    )
+    return {
+        "arch": row["arch"],
+        "patch_set": row["patch_set"],
+        "init": choice.init,
+        "pretrained_label": choice.label,
+        "weights": str(choice.weights) if choice.weights else None,
+        "schedule": [
+            {
+                "name": s.name,
+                "trainable": s.trainable,
+                "lr": s.lr,
+                "epochs": s.epochs,
+                "weight_decay": s.weight_decay,
+            }
+            for s in schedule
+        ],
+        "top_blocks": list(training["top_blocks"].get(row["arch"], [])),
+        "batch_size": int(training["batch_size"]),
+        "seed": int(training["seed"]),
+        "monitor": training.get("monitor", "val_accuracy"),
+        "augment": dict(training["augment"]),
+    }
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -104,174 +123,175 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def _write_result(out_dir: Path, result: dict) -> dict:
-    atomic_write_bytes((json.dumps(result, indent=2) + "\n").encode(), out_dir / "result.json")
-    return result
+def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
+    return FitConfig(
+        schedule=tuple(schedule_from_config(settings["schedule"])),
+        top_blocks=tuple(settings["top_blocks"]),
+        monitor=settings["monitor"],
+        seed=settings["seed"],
+        augment=AugmentConfig.from_dict(settings["augment"]),
+    )
+
+
+def _score_splits(model, data, dev, batch_size: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Predictions of every split (one table) and the test metrics."""
+    frames, metrics = [], {}
+    for split in SPLITS:
+        dataset, index = data[split]
+        loader = make_loader(dataset, batch_size, shuffle=False)
+        result = evaluate(model, loader, device=dev)
+        frames.append(prediction_frame(split, result, PATCH_CLASSES, ids=index))
+        if split == "test":
+            metrics = {
+                "test_accuracy": result["accuracy"],
+                "test_loss": result["loss"],
+                "test_auc": result["auc"],
+            }
+    return pd.concat(frames, ignore_index=True), metrics
+
+
+def _train(
+    ctx: JobContext,
+    settings,
+    patches_dir: Path,
+    mean: float,
+    out_dir: Path,
+    workers: int,
+    device: str,
+) -> JobOutcome:
+    data = {split: load_patch_split(patches_dir, split) for split in SPLITS}
+    cfg = _fit_config(settings)
+    ctx.total_epochs = total_epochs(cfg.schedule)
+    torch.manual_seed(settings["seed"])  # the random initialisation is part of the seeded run
+    weights = settings["weights"]
+    model = build_patch_classifier(
+        settings["arch"], pretrained=settings["init"], weights_path=weights, mean=mean
+    )
+    dev = pick_device(device)
+    bs = settings["batch_size"]
+    train = make_loader(
+        data["train"][0], bs, shuffle=True, seed=settings["seed"], workers=workers, drop_single=True
+    )
+    val = make_loader(data["val"][0], bs, shuffle=False)
+    log.info("%d epochs on %s, %d training patches", ctx.total_epochs, dev, len(data["train"][0]))
+    result = fit(
+        model,
+        train,
+        val,
+        cfg,
+        checkpoint_dir=ctx.checkpoint_dir,
+        identity=ctx.identity,
+        device=dev,
+        on_epoch=ctx.on_epoch,
+    )
+    predictions, metrics = _score_splits(model, data, dev, bs)
+    atomic_write_csv(predictions, out_dir / "predictions.csv")
+    save_model(
+        out_dir / "model.pt",
+        model,
+        "patch_classifier",
+        {
+            "arch": settings["arch"],
+            "n_classes": len(PATCH_CLASSES),
+            "class_names": list(PATCH_CLASSES),
+        },
+    )
+    metrics.update(best_epoch=result.best_epoch, best_val_score=result.best_score)
+    counts = {f"n_{s}": len(data[s][0]) for s in SPLITS}
+    return JobOutcome(
+        result.history,
+        metrics,
+        {"epochs_trained": result.epochs, "monitor": result.monitor, **counts},
+    )
 
 
 def train_patch_row(
-    row: Mapping[str, Any],
+    row_name: str,
+    settings: Mapping[str, Any],
     patches_dir: Path,
     mean_json: Path,
     out_dir: Path,
     *,
-    training: Mapping[str, Any],
-    pretrained: Mapping[str, Any],
     tracking: TrackingConfig,
     threads: int = 1,
     device: str = "auto",
 ) -> dict:
-    """Train (or resume) one Table 1 row; write ``result.json``, ``history.csv``, curves.
-
-    Returns the result dict (``status`` ``ok`` or ``not run`` with a ``note`` saying why).
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Train (or resume an interrupted) Table 1 row; write its outputs; return ``result.json``."""
     torch.set_num_threads(max(1, threads))
-    choice = choose_pretrained(row, pretrained)
-    base = {
-        "row": row["row"],
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "pretrained_asked": row["pretrained"],
-        "pretrained_label": choice.label,
-        "paper_accuracy": row.get("paper_accuracy"),
-        "paper_best_epoch": row.get("paper_best_epoch"),
-    }
-    if choice.skip_reason:
-        # still one MLflow run per row, so the UI lists every row of the table with its reason
-        log.warning("row %s not run: %s", row["row"], choice.skip_reason)
-        tags = {
-            "table": "1",
-            "row": row["row"],
-            "stage": "patch",
-            "status": "not run",
-            "git_commit": git_commit(),
-        }
-        with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
-            run.log_params(
-                {
-                    "arch": row["arch"],
-                    "patch_set": row["patch_set"],
-                    "pretrained": choice.label,
-                    "note": choice.skip_reason,
-                }
-            )
-        return _write_result(
-            out_dir,
-            {**base, "status": "not run", "note": choice.skip_reason, "mlflow_run_id": run.run_id},
-        )
-
-    data = {split: load_patch_split(patches_dir, split) for split in SPLITS}
     mean = float(json.loads(Path(mean_json).read_text())["mean"])
-    schedule = row_schedule(
-        row["patch_set"], choice.init, training["schedules"], training["epoch_scale"]
+    inputs = tuple(patches_dir / f"{s}.{ext}" for s in SPLITS for ext in ("npy", "csv"))
+    inputs += (Path(mean_json),) + ((Path(settings["weights"]),) if settings["weights"] else ())
+    job = TrackedJob(
+        name=f"table1/{row_name}",
+        out_dir=out_dir,
+        inputs=inputs,
+        settings=dict(settings),
+        tags={
+            "table": "1",
+            "row": row_name,
+            "stage": "patch",
+            "status": "ok",
+            "git_commit": git_commit(),
+            "init": settings["init"],
+        },
+        params={**settings, "mean": mean, "threads": threads},
     )
-    top_blocks = list(training["top_blocks"].get(row["arch"], []))
-    torch.manual_seed(training["seed"])  # the random initialisation is part of the seeded run
-    model = build_patch_classifier(row["arch"], pretrained=choice.init, weights_path=choice.weights)
-    dev = pick_device(device)
+    workers = 0  # memory-mapped patch batches are one copy each: workers would cost more
+    outcome = run_tracked_job(
+        job,
+        tracking,
+        lambda ctx: _train(ctx, settings, patches_dir, mean, out_dir, workers, device),
+    )
+    result = {
+        "row": row_name,
+        "arch": settings["arch"],
+        "patch_set": settings["patch_set"],
+        "pretrained_label": settings["pretrained_label"],
+        "status": "ok",
+        **outcome,
+    }
+    result["note"] = _init_note(settings["pretrained_label"])
+    atomic_write_json(result, out_dir / "result.json")
+    return result
+
+
+def _init_note(label: str) -> str:
+    if label.startswith("N (demo"):
+        return "random initialisation (pretrained.override: none); the paper used ImageNet weights"
+    return ""
+
+
+def record_row_not_run(
+    row: Mapping[str, Any], pretrained: Mapping[str, Any], out_dir: Path, tracking: TrackingConfig
+) -> dict:
+    """``result.json`` (and one MLflow run) for a row that cannot run, with the reason."""
+    choice = choose_pretrained(row, pretrained)
+    reason = choice.skip_reason or "not run"
+    log.warning("row %s not run: %s", row["row"], reason)
     tags = {
         "table": "1",
         "row": row["row"],
         "stage": "patch",
+        "status": "not run",
         "git_commit": git_commit(),
-        "data_hash": files_hash(patches_dir / f"{s}.csv" for s in SPLITS),
-        "device": str(dev),
-        "init": choice.init,
-        "status": "ok",
-    }
-    params = {
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "pretrained": choice.label,
-        "mean": mean,
-        "batch_size": training["batch_size"],
-        "seed": training["seed"],
-        "epoch_scale": training["epoch_scale"],
-        "schedule": [f"{s.name}:{s.trainable}:{s.lr:g}x{s.epochs}" for s in schedule],
-        "top_blocks": top_blocks,
-        "augment": dict(training["augment"]),
-        "n_train": len(data["train"][1]),
-        "n_val": len(data["val"][1]),
-        "n_test": len(data["test"][1]),
-        "threads": threads,
     }
     with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
-        run.log_params(params)
-        logged: set[int] = set()
-        n_epochs = total_epochs(schedule)
-        log.info(
-            "%s: %d epochs on %s, %d training patches", row["row"], n_epochs, dev, params["n_train"]
+        run.log_params(
+            {
+                "arch": row["arch"],
+                "patch_set": row["patch_set"],
+                "pretrained": choice.label,
+                "note": reason,
+            }
         )
-
-        def log_epoch(record: dict) -> None:
-            run.log_metrics({k: record[k] for k in EPOCH_METRICS}, step=record["epoch"])
-            logged.add(record["epoch"])
-            log.info(
-                "epoch %d/%d (%s, lr %g): train loss %.4f acc %.4f | val loss %.4f acc %.4f",
-                record["epoch"],
-                n_epochs,
-                record["stage"],
-                record["lr"],
-                record["train_loss"],
-                record["train_accuracy"],
-                record["val_loss"],
-                record["val_accuracy"],
-            )
-
-        fit_args = dict(
-            train=data["train"],
-            val=data["val"],
-            test=data["test"],
-            schedule=schedule,
-            top_blocks=top_blocks,
-            batch_size=training["batch_size"],
-            mean=mean,
-            augment_cfg=AugmentConfig.from_dict(training["augment"]),
-            seed=training["seed"],
-            device=dev,
-            checkpoint_dir=out_dir / "checkpoints",
-            on_epoch=log_epoch,
-            config={"arch": row["arch"], "patch_set": row["patch_set"], "init": choice.init},
-            channels_last=True,
-            amp=True,
-        )
-        try:
-            result = fit(model, **fit_args)
-        except CheckpointConfigError as exc:
-            # the parameters changed since the checkpoint: a new run, not a resume
-            log.warning("%s; starting afresh", exc)
-            shutil.rmtree(out_dir / "checkpoints")
-            result = fit(model, **fit_args)
-        for record in result.history:  # epochs done before a resume, logged by an earlier job
-            if record["epoch"] not in logged:
-                log_epoch(record)
-        history = pd.DataFrame(result.history)
-        atomic_write_csv(history, out_dir / "history.csv")
-        plot_learning_curves(history, out_dir / "learning_curves.png", title=row["row"])
-        final = {
-            "test_accuracy": result.test_accuracy,
-            "test_loss": result.test_loss,
-            "best_epoch": result.best_epoch,
-            "best_val_accuracy": result.best_val_accuracy,
-        }
-        run.log_metrics(final)
-        run.log_artifact(out_dir / "history.csv")
-        run.log_artifact(out_dir / "learning_curves.png")
-    torch.save(model.state_dict(), out_dir / "model.pt")
-    note = ""
-    if choice.label.startswith("N (demo"):
-        note = "random initialisation (pretrained.override: none); the paper used ImageNet weights"
-    return _write_result(
-        out_dir,
-        {
-            **base,
-            **final,
-            "status": "ok",
-            "epochs_trained": total_epochs(schedule),
-            "n_train": params["n_train"],
-            "n_test": params["n_test"],
-            "mlflow_run_id": run.run_id,
-            "note": note,
-        },
-    )
+    result = {
+        "row": row["row"],
+        "arch": row["arch"],
+        "patch_set": row["patch_set"],
+        "pretrained_label": choice.label,
+        "status": "not run",
+        "note": reason,
+        "mlflow_run_id": run.run_id,
+    }
+    atomic_write_json(result, out_dir / "result.json")
+    return result

@@ -16,16 +16,16 @@ One mechanism for both schedules of the paper (the numbers come from ``params.ya
 
 ``top_blocks`` -- our mapping of the paper's "top layer number" (46 for ResNet50, 11 for VGG16).
 The paper counts Keras layers (every Conv, BN, Activation, Add, Pooling, Dropout and Dense layer)
-from the top of the Keras patch model (backbone + GAP + Dropout + Dense):
+from the top of the Keras patch model (backbone + GAP + Dropout + Dense);
+:func:`e2e_mammo.models.backbones.top_layer_count` counts them on our blocks:
 
 * VGG16, 11 layers = Dense, Dropout, GlobalAveragePooling (3) + block5 (3 conv + pool = 4) +
-  block4 (4). It is exactly our ``["block4", "block5"]`` (+ the head).
+  block4 (4): exactly ``["block4", "block5"]`` (+ the head).
 * ResNet50, 46 layers = Dense, Dropout, GlobalAveragePooling, the Keras 2.0 7x7 ``avg_pool`` (4)
-  + res5 (conv block 12 + two identity blocks of 10 = 32) + 10 more, i.e. the last unit of res4
-  (res4f). We use ``["layer4"]`` (= Keras res5a-res5c, the nearest stage boundary) as the
-  default mapping; ``top_blocks`` takes any module name under the backbone, so
-  ``["layer3.5", "layer4"]`` reproduces the 46 layers exactly. (The authors' code, by contrast,
-  unfreezes from Keras layer index 162, i.e. only part of res5; see the code study.)
+  + res5 (projection unit 12 + two identity units of 10 = 32) + the last unit of res4 (res4f,
+  10): exactly ``["layer3.5", "layer4"]`` (the default in params.yaml). ``["layer4"]`` alone
+  would be 36. (The authors' code, by contrast, unfreezes from Keras layer index 162, i.e.
+  only part of res5; see the code study.)
 
 BatchNorm (deliberate choice): BN layers whose parameters are frozen are also kept in eval mode
 during training (:func:`freeze_frozen_batchnorm`), so a frozen block is truly frozen: its running

@@ -1,0 +1,45 @@
+"""Loaders over the datasets of :mod:`.patch_arrays` and :mod:`.whole_images`.
+
+Order comes from :class:`~.samplers.EpochBatchSampler` (seeded per epoch), so results do not
+depend on ``workers``. Datasets with ``__getitems__`` (patch arrays) deliver whole batches;
+the others are collated by torch's default collate. Workers decode images in parallel with
+training; augmentation happens later, on whole batches on the training device.
+"""
+
+from __future__ import annotations
+
+from torch.utils.data import DataLoader, Dataset
+
+from e2e_mammo.data.samplers import EpochBatchSampler
+
+
+def _passthrough(batch):
+    return batch
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    workers: int = 0,
+    drop_single: bool = False,
+) -> DataLoader:
+    """A loader of ``(x, y, index)`` batches; call ``loader.batch_sampler.set_epoch(e)`` per
+    epoch when ``shuffle``."""
+    sampler = EpochBatchSampler(len(dataset), batch_size, seed, shuffle, drop_single)
+    batched = hasattr(dataset, "__getitems__")
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=workers,
+        collate_fn=_passthrough if batched else None,
+        persistent_workers=workers > 0,
+        pin_memory=False,
+    )
+
+
+def set_epoch(loader: DataLoader, epoch: int) -> None:
+    """Select the epoch of a loader made by :func:`make_loader`."""
+    loader.batch_sampler.set_epoch(epoch)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (scikit-learn definitions), flip test-time augmentation, predictions."""

@@ -1,0 +1,37 @@
+"""Per-sample predictions of a trained model, saved once for every split.
+
+Ensembles, ROC curves and bootstrap intervals read these tables and never rerun a model. One
+row per sample: ``split``, the sample's ``row`` in its split's index table, the caller's id
+columns (``image_id``, ``patient_id``, ...), ``label``, ``prob_<class>`` for every class and,
+with flip TTA, ``tta_prob_<class>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def prediction_frame(
+    split: str,
+    evaluation: Mapping[str, np.ndarray],
+    class_names: Sequence[str],
+    ids: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The predictions of one split from :func:`e2e_mammo.training.loop.evaluate`'s output.
+
+    ``ids`` (optional) is the split's index table; its rows are picked by ``evaluation["index"]``.
+    """
+    index = np.asarray(evaluation["index"])
+    frame = pd.DataFrame({"split": split, "row": index})
+    if ids is not None:
+        picked = ids.iloc[index].reset_index(drop=True)
+        frame = pd.concat([frame, picked], axis=1)
+    frame["label"] = np.asarray(evaluation["labels"])
+    for prefix, key in (("prob", "probs"), ("tta_prob", "tta_probs")):
+        if evaluation.get(key) is not None:
+            for k, name in enumerate(class_names):
+                frame[f"{prefix}_{name}"] = np.asarray(evaluation[key])[:, k]
+    return frame

@@ -1,0 +1,58 @@
+"""A trained network on disk (``model.pt``): its weights and what is needed to rebuild it.
+
+``{"format", "kind", "spec", "state_dict"}``, readable with ``torch.load(weights_only=True)``.
+``spec`` names the builder's arguments (e.g. ``arch``, ``n_classes``) and records the input
+transform (:meth:`~e2e_mammo.models.input_transform.InputNormalization.describe`) and the class
+names, so later stages and predict never need ``params.yaml`` to use the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from e2e_mammo.io import atomic_write
+from e2e_mammo.models.patch_classifier import build_patch_classifier
+
+FORMAT_VERSION = 1
+
+
+def _build(kind: str, spec: Mapping[str, Any]) -> nn.Module:
+    if kind == "patch_classifier":
+        return build_patch_classifier(spec["arch"], n_classes=int(spec["n_classes"]))
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def save_model(path: str | Path, model: nn.Module, kind: str, spec: Mapping[str, Any]) -> Path:
+    """Write ``model`` (CPU tensors) with its ``kind`` and ``spec`` atomically to ``path``."""
+    norm = getattr(model, "input_norm", None)
+    full_spec = dict(spec)
+    if norm is not None:
+        full_spec["input_transform"] = norm.describe()
+    payload = {
+        "format": FORMAT_VERSION,
+        "kind": kind,
+        "spec": full_spec,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network saved at ``path``; returns ``(model in eval mode, spec)``."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read a saved model: {exc}") from exc
+    if payload.get("format") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: model format {payload.get('format')!r}, expected {FORMAT_VERSION}"
+        )
+    model = _build(payload["kind"], payload["spec"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), dict(payload["spec"], kind=payload["kind"])

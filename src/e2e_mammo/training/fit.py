@@ -1,0 +1,255 @@
+"""``fit``: a staged, resumable training run that keeps the best epoch chosen by a monitor.
+
+* Stages (:mod:`.staged`): each gets a fresh Adam (as Keras recompiles per stage).
+* Monitor (:mod:`.monitor`): validation accuracy, validation ROC AUC, or the last epoch.
+* Extension (:class:`Extension`): the paper's "resumed with up to N additional epochs" when a
+  run has not converged, decided at the end of the schedule: if the best epoch lies within the
+  last ``patience`` epochs, the last stage is extended by ``step`` epochs, at most ``max_extra``
+  in all. The finished epochs are kept; only new epochs are trained.
+* Checkpoint (:mod:`.checkpoint`): after every epoch, one atomic file with the last and the best
+  state; an interrupted run resumes from it exactly (epoch ``e`` shuffles and augments with
+  generators seeded from ``(seed, e)``, :mod:`e2e_mammo.data.samplers`), so a resumed run equals
+  an uninterrupted one (given deterministic kernels).
+
+At the end the model holds the best epoch's weights. Scoring the splits is the caller's job
+(:func:`e2e_mammo.training.loop.evaluate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from e2e_mammo.data.loaders import set_epoch
+from e2e_mammo.data.samplers import AUGMENT_STREAM, epoch_generator
+from e2e_mammo.training import checkpoint as ckpt
+from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.training.loop import evaluate, train_one_epoch
+from e2e_mammo.training.monitor import check_monitor, improves, monitor_score
+from e2e_mammo.training.staged import (
+    Stage,
+    apply_stage,
+    make_optimizer,
+    stage_for_epoch,
+    total_epochs,
+)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Extend a run that has not converged (see the module doc)."""
+
+    step: int
+    max_extra: int
+    patience: int
+
+    def __post_init__(self) -> None:
+        if self.step < 1 or self.max_extra < 0 or self.patience < 1:
+            raise ValueError("extension needs step >= 1, max_extra >= 0, patience >= 1")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything that decides a run's result besides the data and the initial model."""
+
+    schedule: tuple[Stage, ...]
+    top_blocks: tuple[str, ...] = ()
+    monitor: str = "val_accuracy"
+    seed: int = 0
+    augment: AugmentConfig | None = None
+    balance: bool = True
+    extension: Extension | None = None
+    channels_last: bool = True
+    amp: bool = True
+    head_attr: str = "head"
+    backbone_attr: str = "backbone"
+
+    def __post_init__(self) -> None:
+        check_monitor(self.monitor)
+        if not self.schedule:
+            raise ValueError("a schedule needs at least one stage")
+
+    def settings(self) -> dict[str, Any]:
+        """Plain-type form (part of a run's identity)."""
+        return ckpt.normalise_config(dataclasses.asdict(self))
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`. ``best_epoch`` is 1-based."""
+
+    best_epoch: int
+    best_score: float
+    monitor: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    completed: bool = True
+    epochs: int = 0
+
+
+@dataclass
+class _RunState:
+    schedule: list[Stage]
+    epoch: int = 0
+    stage_index: int = -1
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    best_model: dict[str, torch.Tensor] | None = None
+    optimizer_state: dict | None = None
+
+
+def _clone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _save(path: Path, model, optimizer, state: _RunState, identity: str, completed=False) -> None:
+    ckpt.save_atomic(
+        {
+            "format": ckpt.FORMAT_VERSION,
+            "identity": identity,
+            "completed": completed,
+            "model": _clone_state(model),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "epoch": state.epoch,
+            "stage_index": state.stage_index,
+            "schedule": [dataclasses.asdict(s) for s in state.schedule],
+            "history": state.history,
+            "best_epoch": state.best_epoch,
+            "best_score": state.best_score,
+            "best_model": state.best_model,
+            "rng": ckpt.rng_states(),
+        },
+        path,
+    )
+
+
+def _restore(path: Path, model: nn.Module, identity: str) -> _RunState:
+    saved = ckpt.load(path)
+    if saved.get("identity") != identity or saved.get("completed"):
+        raise ckpt.CheckpointConfigError(
+            f"{path}: belongs to another or a finished run; apply checkpoint.prepare() first"
+        )
+    model.load_state_dict(saved["model"])
+    ckpt.restore_rng_states(saved["rng"])
+    return _RunState(
+        schedule=[Stage(**s) for s in saved["schedule"]],
+        epoch=int(saved["epoch"]),
+        stage_index=int(saved["stage_index"]),
+        history=list(saved["history"]),
+        best_epoch=int(saved["best_epoch"]),
+        best_score=float(saved["best_score"]),
+        best_model=saved["best_model"],
+        optimizer_state=saved["optimizer"],
+    )
+
+
+def _extend(state: _RunState, ext: Extension | None, base_epochs: int) -> bool:
+    """Lengthen the last stage when the run has not converged; True when it was extended."""
+    total = total_epochs(state.schedule)
+    if ext is None or state.epoch < total:
+        return False
+    extra_done = total - base_epochs
+    converging = state.best_epoch > total - ext.patience
+    if not converging or extra_done >= ext.max_extra:
+        return False
+    last = state.schedule[-1]
+    more = min(ext.step, ext.max_extra - extra_done)
+    state.schedule[-1] = dataclasses.replace(last, epochs=last.epochs + more)
+    return True
+
+
+def _optimizer_for(model, cfg: FitConfig, state: _RunState, stage_index: int, stage: Stage):
+    params = apply_stage(model, stage, cfg.top_blocks, cfg.head_attr, cfg.backbone_attr)
+    optimizer = make_optimizer(params, stage)
+    if state.optimizer_state is not None and state.stage_index == stage_index:
+        optimizer.load_state_dict(state.optimizer_state)
+    state.optimizer_state = None
+    return optimizer
+
+
+def _epoch_record(epoch: int, stage: Stage, tr: dict, va: dict) -> dict[str, Any]:
+    return {
+        "epoch": epoch + 1,
+        "stage": stage.name,
+        "lr": stage.lr,
+        "train_loss": tr["loss"],
+        "train_accuracy": tr["accuracy"],
+        "val_loss": va["loss"],
+        "val_accuracy": va["accuracy"],
+        "val_auc": va["auc"],
+    }
+
+
+def fit(
+    model: nn.Module,
+    train: DataLoader,
+    val: DataLoader,
+    cfg: FitConfig,
+    *,
+    checkpoint_dir: str | Path,
+    identity: str,
+    device: torch.device | str,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    stop_after: int | None = None,
+) -> FitResult:
+    """Train ``model`` through ``cfg.schedule`` on ``train``, choosing the best epoch on ``val``.
+
+    Resumes from ``checkpoint_dir`` when it holds an interrupted run of the same ``identity``
+    (call :func:`~.checkpoint.prepare` first). ``on_epoch(record)`` gets each epoch's history
+    record (``epoch`` 1-based, ``stage``, ``lr``, train/val loss and accuracy, ``val_auc``).
+    ``stop_after`` stops once that many epochs are done, without completing (simulates a kill).
+    """
+    device = torch.device(device)
+    path = Path(checkpoint_dir) / ckpt.FILE
+    model.to(device)
+    if cfg.channels_last and device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    state = _RunState(schedule=list(cfg.schedule))
+    if path.is_file():
+        state = _restore(path, model, identity)
+    base_epochs = total_epochs(cfg.schedule)
+    optimizer = None
+    while state.epoch < total_epochs(state.schedule) or _extend(state, cfg.extension, base_epochs):
+        if stop_after is not None and state.epoch >= stop_after:
+            return FitResult(state.best_epoch, state.best_score, cfg.monitor, state.history, False)
+        epoch = state.epoch
+        index, stage = stage_for_epoch(state.schedule, epoch)
+        if index != state.stage_index or optimizer is None:
+            optimizer = _optimizer_for(model, cfg, state, index, stage)
+        set_epoch(train, epoch)
+        tr = train_one_epoch(
+            model,
+            train,
+            optimizer=optimizer,
+            device=device,
+            augment_cfg=cfg.augment,
+            generator=epoch_generator(cfg.seed, epoch, AUGMENT_STREAM),
+            balance=cfg.balance,
+            channels_last=cfg.channels_last,
+            amp=cfg.amp,
+        )
+        va = evaluate(model, val, device=device, channels_last=cfg.channels_last, amp=cfg.amp)
+        record = _epoch_record(epoch, stage, tr, va)
+        state.history.append(record)
+        state.epoch, state.stage_index = epoch + 1, index
+        score = monitor_score(cfg.monitor, record)
+        if improves(score, state.best_score):
+            state.best_epoch, state.best_score = epoch + 1, score
+            state.best_model = _clone_state(model)
+        _save(path, model, optimizer, state, identity)
+        if on_epoch is not None:
+            on_epoch(dict(record))
+    _save(path, model, optimizer, state, identity, completed=True)
+    if state.best_model is not None:
+        model.load_state_dict(state.best_model)
+    return FitResult(
+        state.best_epoch, state.best_score, cfg.monitor, state.history, True, state.epoch
+    )

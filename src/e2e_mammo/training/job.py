@@ -1,0 +1,178 @@
+"""One tracked training job, the same for every training stage.
+
+:func:`run_tracked_job` wraps a stage's training function with everything a job owes its
+users, so no stage re-implements it:
+
+* restart rules (:func:`e2e_mammo.training.checkpoint.prepare`): an interrupted job resumes from
+  its checkpoint; a job that runs again after it finished, or on other inputs or settings (the
+  job's identity: a content hash of its input files and settings), trains afresh;
+* one MLflow run per job: a resumed job continues its own run (the run id is kept beside the
+  checkpoint), epochs the killed attempt did not log are logged, a run left RUNNING by a killed
+  attempt that is not resumed is ended as KILLED, and an interrupted job (Ctrl-C, SIGTERM) ends
+  its run as KILLED;
+* per-epoch metrics (``step=epoch``) and a progress line per epoch in the job's log;
+* ``history.csv``, ``learning_curves.png`` and ``result.json``, written atomically, and the
+  checkpoint removed once they are (the declared outputs hold what the job made).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.reporting.curves import plot_learning_curves
+from e2e_mammo.tracking import Run, TrackingConfig, mark_killed, run_status, start_run
+from e2e_mammo.training import checkpoint as ckpt
+
+log = logging.getLogger(__name__)
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auc", "lr")
+RUN_ID_FILE = "mlflow_run.json"
+
+
+@dataclass(frozen=True)
+class TrackedJob:
+    """What identifies and describes one training job."""
+
+    name: str  # the MLflow run name, e.g. "table1/resnet50-N-S1"
+    out_dir: Path
+    inputs: tuple[Path, ...]  # content-hashed into the identity
+    settings: Mapping[str, Any]  # everything else that changes the result
+    tags: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+
+@dataclass
+class JobContext:
+    """What a stage's training function gets from the runner."""
+
+    checkpoint_dir: Path
+    identity: str
+    resumed: bool
+    run: Run
+    total_epochs: int = 0
+
+    def on_epoch(self, record: dict[str, Any]) -> None:
+        """Log one epoch's record to MLflow (``step=epoch``) and to the job's log."""
+        self.run.log_metrics({k: record[k] for k in EPOCH_METRICS if k in record}, record["epoch"])
+        log.info(
+            "epoch %d/%s (%s, lr %g): train loss %.4f acc %.4f | val loss %.4f acc %.4f auc %.4f",
+            record["epoch"],
+            self.total_epochs or "?",
+            record["stage"],
+            record["lr"],
+            record["train_loss"],
+            record["train_accuracy"],
+            record["val_loss"],
+            record["val_accuracy"],
+            record.get("val_auc", float("nan")),
+        )
+
+
+@dataclass
+class JobOutcome:
+    """What a stage's training function returns."""
+
+    history: list[dict[str, Any]]
+    metrics: dict[str, float]  # final numbers, logged once
+    result: dict[str, Any]  # further fields of result.json
+    artifacts: list[Path] = field(default_factory=list)
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM (how schedulers and Snakemake stop a job) into ``KeyboardInterrupt``."""
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _previous_run_id(folder: Path) -> str | None:
+    path = folder / RUN_ID_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("run_id")
+    except (OSError, ValueError):
+        return None
+
+
+def _choose_run(
+    job: TrackedJob, tracking: TrackingConfig, identity: str
+) -> tuple[bool, str | None]:
+    """(resumed, run id to continue) after applying the restart rules."""
+    previous = _previous_run_id(job.checkpoint_dir)
+    resumed = ckpt.prepare(job.checkpoint_dir, identity) == "resume"
+    if resumed and previous and (not tracking.enabled or run_status(tracking, previous)):
+        return True, previous
+    if previous and tracking.enabled and mark_killed(tracking, previous):
+        log.info("MLflow run %s of an interrupted attempt ended as KILLED", previous)
+    return resumed, None
+
+
+def _log_missing_epochs(ctx: JobContext, history: Iterable[dict[str, Any]]) -> None:
+    logged = ctx.run.logged_steps("val_loss")
+    for record in history:
+        if record["epoch"] not in logged:
+            ctx.run.log_metrics(
+                {k: record[k] for k in EPOCH_METRICS if k in record}, record["epoch"]
+            )
+
+
+def _write_outputs(job: TrackedJob, ctx: JobContext, outcome: JobOutcome) -> dict[str, Any]:
+    history = pd.DataFrame(outcome.history)
+    atomic_write_csv(history, job.out_dir / "history.csv")
+    plot_learning_curves(history, job.out_dir / "learning_curves.png", title=job.name)
+    ctx.run.log_metrics(outcome.metrics)
+    for path in [job.out_dir / "history.csv", job.out_dir / "learning_curves.png"]:
+        ctx.run.log_artifact(path)
+    for path in outcome.artifacts:
+        ctx.run.log_artifact(path)
+    return {**outcome.result, **outcome.metrics, "mlflow_run_id": ctx.run.run_id}
+
+
+def run_tracked_job(
+    job: TrackedJob,
+    tracking: TrackingConfig,
+    train: Callable[[JobContext], JobOutcome],
+) -> dict[str, Any]:
+    """Run ``train`` as one tracked job (see the module doc); return what ``result.json`` holds."""
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    identity = ckpt.identity_hash(job.inputs, job.settings)
+    resumed, run_id = _choose_run(job, tracking, identity)
+    tags = {**job.tags, "identity": identity[:16]}
+    with _sigterm_as_interrupt(), start_run(tracking, job.name, tags, run_id) as run:
+        atomic_write_json({"run_id": run.run_id}, job.checkpoint_dir / RUN_ID_FILE)
+        if not resumed or run_id is None:
+            run.log_params(job.params)
+        ctx = JobContext(job.checkpoint_dir, identity, resumed, run)
+        log.info("%s: %s", job.name, "resuming the interrupted run" if resumed else "training")
+        outcome = train(ctx)
+        _log_missing_epochs(ctx, outcome.history)
+        result = _write_outputs(job, ctx, outcome)
+    atomic_write_json(result, job.out_dir / "result.json")
+    shutil.rmtree(job.checkpoint_dir, ignore_errors=True)
+    return result

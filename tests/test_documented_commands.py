@@ -1,0 +1,56 @@
+"""Every Snakemake command shown in the README, the docs and the Snakefile runs as written.
+
+Each is run as a dry run (``-n``) in a fresh folder holding the project's params.yaml, so a
+command that Snakemake rejects (e.g. a target right after ``--resources``) fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+
+
+def documented_commands() -> list[str]:
+    """``snakemake ...`` lines of code blocks in the docs and of the Snakefile's header."""
+    found: list[str] = []
+    for path in DOCS:
+        blocks = re.findall(r"```[a-z]*\n(.*?)```", path.read_text(), flags=re.S)
+        for line in "\n".join(blocks).splitlines():
+            command = line.split("  #")[0].strip()
+            if command.startswith("snakemake "):
+                found.append(command)
+    for line in (ROOT / "Snakefile").read_text().splitlines():
+        match = re.match(r"#\s*Run:\s*(snakemake .*?)(\s{2,}|\(|$)", line)
+        if match:
+            found.append(match.group(1).strip())
+    return sorted(set(found))
+
+
+COMMANDS = documented_commands()
+
+
+def test_the_docs_show_snakemake_commands() -> None:
+    assert any("--resources gpu=1" in c for c in COMMANDS), COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_documented_command_dry_runs(command: str, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    args = shlex.split(command)[1:]
+    if "-n" not in args and "--dry-run" not in args:
+        args.insert(0, "-n")
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), *args]
+    env = dict(os.environ, TORCH_HOME=str(tmp_path / "torch-home"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, f"{command}\n{proc.stderr[-3000:]}"

@@ -1,0 +1,124 @@
+"""The tracked-job runner: restart rules, one MLflow run per job, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from toy import toy_loaders
+
+from e2e_mammo.models import build_patch_classifier
+from e2e_mammo.tracking import TrackingConfig, init_store
+from e2e_mammo.training.fit import FitConfig, fit
+from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
+from e2e_mammo.training.staged import Stage
+
+SCHEDULE = (Stage("all", 3, 1e-3, "all"),)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> TrackingConfig:
+    return TrackingConfig(
+        uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        experiment="test",
+        artifacts=str(tmp_path / "artifacts"),
+    )
+
+
+def make_job(tmp_path: Path, data: bytes = b"patches") -> TrackedJob:
+    source = tmp_path / "train.npy"
+    if not source.is_file() or source.read_bytes() != data:
+        source.write_bytes(data)
+    return TrackedJob(
+        name="table1/toy",
+        out_dir=tmp_path / "out",
+        inputs=(source,),
+        settings={"lr": 1e-3},
+        tags={"table": "1", "row": "toy"},
+        params={"lr": 1e-3},
+    )
+
+
+def trainer(calls: list, interrupt_after: int | None = None):
+    def train(ctx: JobContext) -> JobOutcome:
+        calls.append(ctx.resumed)
+        torch.manual_seed(0)
+        model = build_patch_classifier("resnet50")
+        train_loader, val_loader = toy_loaders(n_train=8, n_val=4, batch_size=4)
+
+        def on_epoch(record):
+            ctx.on_epoch(record)
+            if interrupt_after is not None and record["epoch"] == interrupt_after:
+                raise KeyboardInterrupt("killed")
+
+        result = fit(
+            model,
+            train_loader,
+            val_loader,
+            FitConfig(schedule=SCHEDULE),
+            checkpoint_dir=ctx.checkpoint_dir,
+            identity=ctx.identity,
+            device="cpu",
+            on_epoch=on_epoch,
+        )
+        return JobOutcome(result.history, {"best_epoch": result.best_epoch}, {"status": "ok"})
+
+    return train
+
+
+def runs_of(store: TrackingConfig):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store.uri)
+    experiment = client.get_experiment_by_name(store.experiment)
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def test_finished_job_run_again_trains_afresh(tmp_path, store):
+    calls: list = []
+    job = make_job(tmp_path)
+    run_tracked_job(job, store, trainer(calls))
+    run_tracked_job(job, store, trainer(calls))
+    assert calls == [False, False]
+    assert not job.checkpoint_dir.exists()
+    assert json.loads((job.out_dir / "result.json").read_text())["best_epoch"] >= 1
+
+
+def test_interrupted_job_resumes_in_its_own_mlflow_run(tmp_path, store):
+    calls: list = []
+    job = make_job(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run_tracked_job(job, store, trainer(calls, interrupt_after=1))
+    client, runs = runs_of(store)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    run_tracked_job(job, store, trainer(calls))
+    client, runs = runs_of(store)
+    assert calls == [False, True]
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "val_loss")]
+    assert sorted(steps) == [1, 2, 3]
+
+
+def test_interrupted_job_on_changed_inputs_trains_afresh(tmp_path, store):
+    calls: list = []
+    with pytest.raises(KeyboardInterrupt):
+        run_tracked_job(make_job(tmp_path), store, trainer(calls, interrupt_after=1))
+    run_tracked_job(make_job(tmp_path, b"PATCHES"), store, trainer(calls))  # same size
+    _, runs = runs_of(store)
+    assert calls == [False, False]
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"]
+
+
+def test_run_left_running_by_a_hard_kill_is_ended_as_killed(tmp_path, store):
+    from mlflow.tracking import MlflowClient
+
+    job = make_job(tmp_path)
+    client = MlflowClient(tracking_uri=store.uri)
+    stale = client.create_run(init_store(store)).info.run_id  # a SIGKILLed attempt's run
+    job.checkpoint_dir.mkdir(parents=True)
+    (job.checkpoint_dir / "mlflow_run.json").write_text(json.dumps({"run_id": stale}))
+    assert client.get_run(stale).info.status == "RUNNING"
+    run_tracked_job(job, store, trainer([]))
+    assert client.get_run(stale).info.status == "KILLED"

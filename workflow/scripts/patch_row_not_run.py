@@ -1,0 +1,16 @@
+"""Snakemake adapter: record a Table 1 row that cannot run here (result.json + MLflow run)."""
+
+from pathlib import Path
+
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.patch_run import record_row_not_run
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+record_row_not_run(
+    snakemake.params.row,
+    snakemake.params.pretrained,
+    Path(snakemake.output.result).parent,
+    TrackingConfig.from_params(snakemake.config["tracking"]),
+)
