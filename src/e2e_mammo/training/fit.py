@@ -188,6 +188,24 @@ def _epoch_record(epoch: int, stage: Stage, tr: dict, va: dict) -> dict[str, Any
     }
 
 
+def _one_epoch(model, train, val, cfg: FitConfig, optimizer, epoch: int, stage: Stage, device):
+    """Train epoch ``epoch`` (0-based) with its seeded order and augmentation; score ``val``."""
+    set_epoch(train, epoch)
+    tr = train_one_epoch(
+        model,
+        train,
+        optimizer=optimizer,
+        device=device,
+        augment_cfg=cfg.augment,
+        generator=epoch_generator(cfg.seed, epoch, AUGMENT_STREAM),
+        balance=cfg.balance,
+        channels_last=cfg.channels_last,
+        amp=cfg.amp,
+    )
+    va = evaluate(model, val, device=device, channels_last=cfg.channels_last, amp=cfg.amp)
+    return _epoch_record(epoch, stage, tr, va)
+
+
 def fit(
     model: nn.Module,
     train: DataLoader,
@@ -224,20 +242,7 @@ def fit(
         index, stage = stage_for_epoch(state.schedule, epoch)
         if index != state.stage_index or optimizer is None:
             optimizer = _optimizer_for(model, cfg, state, index, stage)
-        set_epoch(train, epoch)
-        tr = train_one_epoch(
-            model,
-            train,
-            optimizer=optimizer,
-            device=device,
-            augment_cfg=cfg.augment,
-            generator=epoch_generator(cfg.seed, epoch, AUGMENT_STREAM),
-            balance=cfg.balance,
-            channels_last=cfg.channels_last,
-            amp=cfg.amp,
-        )
-        va = evaluate(model, val, device=device, channels_last=cfg.channels_last, amp=cfg.amp)
-        record = _epoch_record(epoch, stage, tr, va)
+        record = _one_epoch(model, train, val, cfg, optimizer, epoch, stage, device)
         state.history.append(record)
         state.epoch, state.stage_index = epoch + 1, index
         score = monitor_score(cfg.monitor, record)
