@@ -5,7 +5,8 @@ of the real CSVs in ``tests/data`` (see ``tests/data/PROVENANCE.md`` and
 Only the pixels are tiny: every full image has its own small size (about 64x48), masks are 8-bit
 ``{0, 255}`` at the image size (except the two real mask-size mismatches), crops are 16x12 16-bit.
 UIDs, SubjectIDs and folder names come from the CSV rows; the CSV files are read here with the
-standard ``csv`` module, independently of the code under test.
+standard ``csv`` module, independently of the code under test. A view listed under both a ``Mass-``
+and a ``Calc-`` SubjectID gets two DICOMs with the same pixels, as in the real data.
 """
 
 from __future__ import annotations
@@ -19,35 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
+from e2e_mammo.datasets.cbis_ddsm import CSV_FILES
+from e2e_mammo.datasets.synth.cbis_ddsm import FULL_DATE, METADATA_HEADER, ROI_DATE
 from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 
 DATA = Path(__file__).parent / "data"
 CBIS_CSV_DIR = DATA / "cbis-ddsm-csv"
 INBREAST_CSV = DATA / "inbreast-csv" / "INbreast.csv"
 
-CBIS_CSV_NAMES = (
-    "mass_case_description_train_set.csv",
-    "mass_case_description_test_set.csv",
-    "calc_case_description_train_set.csv",
-    "calc_case_description_test_set.csv",
-)
+CBIS_CSV_NAMES = tuple(CSV_FILES)
 #: Subject prefix -> (full-image study date, ROI study date) as in the real downloads
-STUDY_DATES = {
-    "Mass-Training": ("07-20-2016", "07-21-2016"),
-    "Mass-Test": ("10-04-2016", "10-04-2016"),
-    "Calc-Training": ("08-07-2016", "09-06-2017"),
-    "Calc-Test": ("08-29-2017", "08-29-2017"),
-}
+STUDY_DATES = {prefix: (FULL_DATE[prefix], ROI_DATE[prefix]) for prefix in FULL_DATE}
 #: the two real mask-size mismatches (fjeg/ddsm_tools#5) are reproduced
 MASK_SIZE_MISMATCH = ("Calc-Test_P_00353_LEFT_CC", "Mass-Test_P_00145_LEFT_CC")
 #: real case of a ``cropped images`` 2-file series whose 1-1.dcm is the mask
 CROPPED_DESCRIBED_MASK = "Mass-Test_P_00016_LEFT_CC_1"
-
-METADATA_HEADER = (
-    "Series UID,Collection,3rd Party Analysis,Data Description URI,Subject ID,Study UID,"
-    "Study Description,Study Date,Series Description,Manufacturer,Modality,SOP Class Name,"
-    "SOP Class UID,Number of Images,File Size,File Location,Download Timestamp"
-).split(",")
 
 
 def read_cbis_rows(csv_dir: Path = CBIS_CSV_DIR, names=CBIS_CSV_NAMES) -> list[dict[str, str]]:
@@ -79,8 +66,22 @@ class CbisTree:
     shapes: dict[str, tuple[int, int]] = field(default_factory=dict)  # image_id -> (rows, cols)
     masks: dict[str, Path] = field(default_factory=dict)  # roi_id -> mask file
     crops: dict[str, Path] = field(default_factory=dict)  # roi_id -> crop file
-    labels: dict[str, int] = field(default_factory=dict)  # image_id -> expected label
+    labels: dict[str, int] = field(default_factory=dict)  # image_id -> label of its own rows
     rows: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def view_labels(self) -> dict[str, int]:
+        """``P_xxxxx_SIDE_VIEW`` -> expected label of the scan (over all its listings)."""
+        out: dict[str, int] = {}
+        for subject, label in self.labels.items():
+            view = view_of(subject)
+            out[view] = max(out.get(view, 0), label)
+        return out
+
+
+def view_of(subject: str) -> str:
+    """``Calc-Training_P_00016_LEFT_CC`` -> ``P_00016_LEFT_CC`` (the scan a SubjectID shows)."""
+    return subject.split("_", 1)[1]
 
 
 def _descriptive_names(index: int, date: str, study: str, series: str, desc: str):
@@ -93,6 +94,111 @@ def _descriptive_names(index: int, date: str, study: str, series: str, desc: str
     series_dir = f"{number}-{desc}-{series[-5:]}"
     names = ["000000.dcm", "000001.dcm"] if variant == 2 else ["1-1.dcm", "1-2.dcm"]
     return study_dir, series_dir, names
+
+
+class _CbisWriter:
+    """Writes the series of :func:`build_cbis_tree` in one layout and collects metadata.csv rows."""
+
+    def __init__(self, tree: CbisTree, layout: str) -> None:
+        self.tree = tree
+        self.base = tree.root / "CBIS-DDSM"
+        self.layout = layout
+        self.rng = np.random.default_rng(0)
+        self.meta_rows: list[dict[str, str]] = []
+        self.image_index: dict[str, int] = {}  # SubjectID -> order of first appearance
+        self.scans: dict[str, np.ndarray] = {}  # view -> pixels: a view listed twice, same pixels
+
+    def place(self, subject, study, series, desc, date, n_files, index) -> list[Path]:
+        """The file paths of one series (``index`` picks the descriptive naming variant)."""
+        if self.layout == "classic":
+            rel = (subject, study, series)
+            names = ["000000.dcm", "000001.dcm"]
+        else:
+            study_dir, series_dir, names = _descriptive_names(index, date, study, series, desc)
+            rel = (subject, study_dir, series_dir)
+        self.meta_rows.append(
+            {
+                "Series UID": series,
+                "Collection": "CBIS-DDSM",
+                "Data Description URI": "https://doi.org/10.7937/K9/TCIA.2016.7O02S9CY",
+                "Subject ID": subject,
+                "Study UID": study,
+                "Study Date": date,
+                "Series Description": desc,
+                "Modality": "MG",
+                "SOP Class Name": "Secondary Capture Image Storage",
+                "SOP Class UID": "1.2.840.10008.5.1.4.1.1.7",
+                "Number of Images": str(n_files),
+                "File Size": "1.00 KB",
+                "File Location": "./" + "/".join(("CBIS-DDSM", *rel)),
+                "Download Timestamp": "2023-05-24T02:45:47.806",
+            }
+        )
+        return [self.base.joinpath(*rel) / name for name in names[:n_files]]
+
+    def full_image(self, row: dict[str, str]) -> None:
+        """Write the full image of a row's SubjectID (once per SubjectID)."""
+        subject, study, series, _ = _parts(row["image_file_path"])
+        if subject in self.image_index:
+            return
+        index = self.image_index[subject] = len(self.image_index)
+        if view_of(subject) not in self.scans:
+            size = (64 + index % 9, 48 + index % 7)
+            self.scans[view_of(subject)] = self.rng.integers(0, 60000, size, dtype=np.uint16)
+        pixels = self.scans[view_of(subject)]
+        full_date = STUDY_DATES[subject.split("_P_")[0]][0]
+        (path,) = self.place(subject, study, series, "full mammogram images", full_date, 1, index)
+        write_dicom(
+            path,
+            pixels,
+            patient_id=subject,
+            study_uid=study,
+            series_uid=series,
+            laterality=row["left_or_right_breast"][0],
+            patient_orientation=row["image_view"],
+            series_description="full mammogram images",
+        )
+        self.tree.images[subject] = path
+        self.tree.shapes[subject] = pixels.shape
+
+    def roi(self, row: dict[str, str]) -> None:
+        """Write the mask (at the image size, or off it for the real mismatches) and the crop of
+        a row's ROI, in one 2-file series or, as the CSV paths say, two 1-file series."""
+        subject = _parts(row["image_file_path"])[0]
+        roi_id = _parts(row["roi_mask_file_path"])[0]
+        if roi_id in self.tree.masks:
+            return
+        index, roi_index = self.image_index[subject], len(self.tree.masks)
+        shape = self.tree.shapes[subject]
+        mask_shape = (shape[0] + 5, shape[1] - 3) if subject in MASK_SIZE_MISMATCH else shape
+        mask = np.zeros(mask_shape, dtype=np.uint8)
+        mask[10:20, 8:16] = 255
+        crop = self.rng.integers(100, 50000, size=(16, 12), dtype=np.uint16)
+        _, c_study, c_series, _ = _parts(row["cropped_image_file_path"])
+        _, m_study, m_series, _ = _parts(row["roi_mask_file_path"])
+        roi_date = STUDY_DATES[subject.split("_P_")[0]][1]
+        if (c_study, c_series) == (m_study, m_series):
+            desc = "cropped images" if roi_id == CROPPED_DESCRIBED_MASK else "ROI mask images"
+            pair = self.place(roi_id, m_study, m_series, desc, roi_date, 2, index + roi_index)
+            mask_first = roi_id == CROPPED_DESCRIBED_MASK or roi_index % 2 == 0
+            mask_path, crop_path = pair if mask_first else pair[::-1]
+        else:
+            args = (roi_date, 1, roi_index)
+            (crop_path,) = self.place(roi_id, c_study, c_series, "cropped images", *args)
+            (mask_path,) = self.place(roi_id, m_study, m_series, "ROI mask images", *args)
+        common = {
+            "patient_id": roi_id,
+            "laterality": row["left_or_right_breast"][0],
+            "patient_orientation": row["image_view"],
+        }
+        for path, pixels, study, series, desc in (
+            (mask_path, mask, m_study, m_series, "ROI mask images"),
+            (crop_path, crop, c_study, c_series, "cropped images"),
+        ):
+            kw = {"study_uid": study, "series_uid": series, "series_description": desc}
+            write_dicom(path, pixels, **kw, **common)
+        self.tree.masks[roi_id] = mask_path
+        self.tree.crops[roi_id] = crop_path
 
 
 def build_cbis_tree(
@@ -115,124 +221,54 @@ def build_cbis_tree(
         copy_csvs: copy the CSV files byte-for-byte into ``root``.
     """
     root = Path(root)
-    base = root / "CBIS-DDSM"
     tree = CbisTree(root=root)
-    rows = [
+    tree.rows = [
         r
         for r in read_cbis_rows(csv_dir, csv_names)
         if only is None or _parts(r["image_file_path"])[0] in only
     ]
-    tree.rows = rows
-    rng = np.random.default_rng(0)
-    meta_rows: list[dict[str, str]] = []
-
-    def place(subject, study, series, desc, date, n_files, index):
-        if layout == "classic":
-            rel = (subject, study, series)
-            names = ["000000.dcm", "000001.dcm"]
-        else:
-            study_dir, series_dir, names = _descriptive_names(index, date, study, series, desc)
-            rel = (subject, study_dir, series_dir)
-        folder = base.joinpath(*rel)
-        meta_rows.append(
-            {
-                "Series UID": series,
-                "Collection": "CBIS-DDSM",
-                "Data Description URI": "https://doi.org/10.7937/K9/TCIA.2016.7O02S9CY",
-                "Subject ID": subject,
-                "Study UID": study,
-                "Study Date": date,
-                "Series Description": desc,
-                "Modality": "MG",
-                "SOP Class Name": "Secondary Capture Image Storage",
-                "SOP Class UID": "1.2.840.10008.5.1.4.1.1.7",
-                "Number of Images": str(n_files),
-                "File Size": "1.00 KB",
-                "File Location": "./" + "/".join(("CBIS-DDSM", *rel)),
-                "Download Timestamp": "2023-05-24T02:45:47.806",
-            }
-        )
-        return [folder / name for name in names[:n_files]]
-
-    images_done: dict[str, int] = {}
-    for row in rows:
-        subject, study, series, _ = _parts(row["image_file_path"])
-        prefix = subject.split("_P_")[0]
-        full_date, roi_date = STUDY_DATES[prefix]
+    writer = _CbisWriter(tree, layout)
+    for row in tree.rows:
+        subject = _parts(row["image_file_path"])[0]
         malignant = int(row["pathology"] == "MALIGNANT")
         tree.labels[subject] = max(tree.labels.get(subject, 0), malignant)
-        if subject not in images_done:
-            index = len(images_done)
-            images_done[subject] = index
-            shape = (64 + index % 9, 48 + index % 7)
-            (path,) = place(subject, study, series, "full mammogram images", full_date, 1, index)
-            pixels = rng.integers(0, 60000, size=shape, dtype=np.uint16)
-            write_dicom(
-                path,
-                pixels,
-                patient_id=subject,
-                study_uid=study,
-                series_uid=series,
-                laterality=row["left_or_right_breast"][0],
-                patient_orientation=row["image_view"],
-                series_description="full mammogram images",
-            )
-            tree.images[subject] = path
-            tree.shapes[subject] = shape
-        index = images_done[subject]
-        shape = tree.shapes[subject]
-        roi_id = _parts(row["roi_mask_file_path"])[0]
-        if roi_id in tree.masks:
-            continue
-        roi_index = len(tree.masks)
-        mask_shape = (shape[0] + 5, shape[1] - 3) if subject in MASK_SIZE_MISMATCH else shape
-        mask = np.zeros(mask_shape, dtype=np.uint8)
-        mask[10:20, 8:16] = 255
-        crop = rng.integers(100, 50000, size=(16, 12), dtype=np.uint16)
-        c_subject, c_study, c_series, _ = _parts(row["cropped_image_file_path"])
-        m_subject, m_study, m_series, _ = _parts(row["roi_mask_file_path"])
-        if (c_study, c_series) == (m_study, m_series):
-            desc = "cropped images" if roi_id == CROPPED_DESCRIBED_MASK else "ROI mask images"
-            first, second = place(roi_id, m_study, m_series, desc, roi_date, 2, index + roi_index)
-            mask_first = roi_id == CROPPED_DESCRIBED_MASK or roi_index % 2 == 0
-            mask_path, crop_path = (first, second) if mask_first else (second, first)
-        else:
-            (crop_path,) = place(
-                roi_id, c_study, c_series, "cropped images", roi_date, 1, roi_index
-            )
-            (mask_path,) = place(
-                roi_id, m_study, m_series, "ROI mask images", roi_date, 1, roi_index
-            )
-        common = {
-            "patient_id": roi_id,
-            "laterality": row["left_or_right_breast"][0],
-            "patient_orientation": row["image_view"],
-        }
-        write_dicom(
-            mask_path,
-            mask,
-            study_uid=m_study,
-            series_uid=m_series,
-            series_description="ROI mask images",
-            **common,
-        )
-        write_dicom(
-            crop_path,
-            crop,
-            study_uid=c_study,
-            series_uid=c_series,
-            series_description="cropped images",
-            **common,
-        )
-        tree.masks[roi_id] = mask_path
-        tree.crops[roi_id] = crop_path
+        writer.full_image(row)
+        writer.roi(row)
     if metadata:
-        write_metadata(root / "metadata.csv", meta_rows)
+        write_metadata(root / "metadata.csv", writer.meta_rows)
     if copy_csvs:
         for name in csv_names:
             if (Path(csv_dir) / name).is_file():
                 copy_csv_records(Path(csv_dir) / name, root / name, only)
     return tree
+
+
+def link_cbis_tree(root: Path, csv_dir: Path) -> int:
+    """A classic-layout tree for every row of the CSVs in ``csv_dir``, fast enough for the full
+    real CSVs: every full image, mask and crop is a hard link to one of three tiny template
+    DICOMs (the indexer reads full-image headers and mask pixels, never the UIDs inside a file).
+    Returns the number of full images linked."""
+    base = Path(root) / "CBIS-DDSM"
+    templates = {
+        "full": write_dicom(Path(root) / "full.dcm", np.full((8, 6), 9, np.uint16), patient_id="x"),
+        "mask": write_dicom(
+            Path(root) / "mask.dcm", np.eye(8, 6, dtype=np.uint8) * 255, patient_id="x"
+        ),
+        "crop": write_dicom(
+            Path(root) / "crop.dcm", np.arange(12, dtype=np.uint16).reshape(4, 3), patient_id="x"
+        ),
+    }
+    files: dict[Path, Path] = {}
+    for row in read_cbis_rows(csv_dir):
+        files[base.joinpath(*_parts(row["image_file_path"])[:3], "1-1.dcm")] = templates["full"]
+        mask = base.joinpath(*_parts(row["roi_mask_file_path"])[:3])
+        crop = base.joinpath(*_parts(row["cropped_image_file_path"])[:3])
+        files[mask / "1-1.dcm"] = templates["mask"]
+        files[crop / ("1-2.dcm" if crop == mask else "1-1.dcm")] = templates["crop"]
+    for path, template in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.hardlink_to(template)
+    return sum(1 for template in files.values() if template == templates["full"])
 
 
 def copy_csv_records(src: Path, dst: Path, only: set[str] | None = None) -> bool:

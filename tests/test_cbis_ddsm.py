@@ -14,7 +14,9 @@ from dicom_trees import (
     CROPPED_DESCRIBED_MASK,
     MASK_SIZE_MISMATCH,
     build_cbis_tree,
+    link_cbis_tree,
     read_cbis_rows,
+    view_of,
 )
 
 from e2e_mammo.datasets.cbis_ddsm import (
@@ -22,6 +24,8 @@ from e2e_mammo.datasets.cbis_ddsm import (
     ROI_COLUMNS,
     aggregate_images,
     index_cbis_ddsm,
+    merge_listings,
+    plan_listings,
     read_description_csvs,
 )
 from e2e_mammo.datasets.synth.dicom_writer import write_dicom
@@ -32,8 +36,17 @@ REAL_CSV_DIR = Path("/work/shared/cbis-ddsm-csv")
 EXCERPT_ROWS = {
     "mass_case_description_train_set.csv": 28,
     "mass_case_description_test_set.csv": 19,
-    "calc_case_description_train_set.csv": 23,
+    "calc_case_description_train_set.csv": 24,
     "calc_case_description_test_set.csv": 16,
+}
+#: the views of the excerpts listed under both a Mass- and a Calc- SubjectID: dropped -> kept
+DUPLICATES = {
+    "Calc-Training_P_00016_LEFT_CC": "Mass-Test_P_00016_LEFT_CC",
+    "Calc-Training_P_00016_LEFT_MLO": "Mass-Test_P_00016_LEFT_MLO",
+    "Mass-Training_P_00041_LEFT_CC": "Calc-Test_P_00041_LEFT_CC",
+    "Mass-Training_P_00041_LEFT_MLO": "Calc-Test_P_00041_LEFT_MLO",
+    "Calc-Training_P_00510_LEFT_CC": "Mass-Test_P_00510_LEFT_CC",
+    "Calc-Training_P_00710_RIGHT_CC": "Mass-Training_P_00710_RIGHT_CC",
 }
 
 
@@ -140,15 +153,92 @@ def test_full_real_csvs_combined_split_counts():
     assert agg["patient_id"].nunique() == 1566
 
 
+@pytest.mark.skipif(not REAL_CSV_DIR.is_dir(), reason="full real CSVs not available")
+@pytest.mark.parametrize(
+    ("overlap", "train", "test"),
+    [("test", (2391, 1080), (641, 267)), ("train", (2420, 1099), (612, 248))],
+)
+def test_full_real_csvs_one_image_per_view_on_its_official_side(overlap, train, test):
+    rows = read_description_csvs(REAL_CSV_DIR)
+    images = aggregate_images(merge_listings(rows, plan_listings(rows, overlap)))
+    assert len(images) == 3032
+    by_split = images.groupby("split")["label"].agg(["size", "sum"])
+    assert tuple(by_split.loc["train"]) == train
+    assert tuple(by_split.loc["test"]) == test
+
+
+@pytest.mark.skipif(not REAL_CSV_DIR.is_dir(), reason="full real CSVs not available")
+def test_full_real_csvs_index_3103_dicoms_into_3032_images_and_71_duplicates(tmp_path):
+    assert link_cbis_tree(tmp_path / "root", REAL_CSV_DIR) == 3103
+    result = index_cbis_ddsm(tmp_path / "root", tmp_path / "out", csv_dir=REAL_CSV_DIR)
+    assert len(result.images) == 3032
+    assert result.images.groupby(["patient_id", "laterality", "view"]).size().max() == 1
+    assert len(result.rois) == 3568
+    assert len(result.exclusions) == 71
+    assert all(e.reason.startswith("duplicate of ") for e in result.exclusions)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views listed under both a Mass- and a Calc- SubjectID (no tree)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_excerpt_listings_keep_one_subject_per_view():
+    listings = plan_listings(read_description_csvs(CBIS_CSV_DIR))
+    dropped = listings[listings["image_id"] != listings["kept_id"]]
+    assert dict(zip(dropped["image_id"], dropped["kept_id"], strict=True)) == DUPLICATES
+    assert (listings.groupby("view_id")["kept_id"].nunique() == 1).all()
+
+
+def test_merged_excerpt_rows_give_one_labelled_image_per_view():
+    rows = read_description_csvs(CBIS_CSV_DIR)
+    images = aggregate_images(merge_listings(rows, plan_listings(rows))).set_index("image_id")
+    assert len(images) == rows["image_id"].nunique() - len(DUPLICATES)
+    assert images.loc["Mass-Training_P_00710_RIGHT_CC", ["label", "n_rois"]].tolist() == [1, 2]
+
+
+def test_abnormality_id_taken_by_the_kept_listing_is_renumbered():
+    listed = [("Mass-Training", "1"), ("Mass-Training", "3"), ("Calc-Training", "1")]
+    listed += [("Calc-Training", "2")]
+    rows = pd.DataFrame(
+        {
+            "image_id": [f"{prefix}_P_00001_LEFT_CC" for prefix, _ in listed],
+            "abnormality_id": [aid for _, aid in listed],
+            "split": "train",
+            "source_row": range(1, 5),
+        }
+    )
+    merged = merge_listings(rows, plan_listings(rows))
+    assert set(merged["image_id"]) == {"Mass-Training_P_00001_LEFT_CC"}
+    assert merged["abnormality_id"].tolist() == ["1", "3", "4", "2"]
+
+
+def test_bad_row_in_one_listing_excludes_the_whole_view(tmp_path):
+    only = {"Mass-Test_P_00016_LEFT_CC", "Calc-Training_P_00016_LEFT_CC"}
+    build_cbis_tree(tmp_path / "root", only=only)
+    csv_path = tmp_path / "root" / "calc_case_description_train_set.csv"
+    csv_path.write_bytes(csv_path.read_bytes().replace(b",MALIGNANT,", b",UNKNOWN,"))
+    result = index_cbis_ddsm(tmp_path / "root", tmp_path / "out")
+    assert result.images.empty
+    (reason,) = _reasons(result, "Mass-Test_P_00016_LEFT_CC")
+    assert "listed as Calc-Training_P_00016_LEFT_CC, the same view" in reason
+
+
 # ---------------------------------------------------------------------------------------------
 # Full index over the descriptive layout
 # ---------------------------------------------------------------------------------------------
 
 
+def _duplicates_only(exclusions) -> bool:
+    return {e.item: e.reason.split(":")[0] for e in exclusions} == {
+        dropped: f"duplicate of {kept}" for dropped, kept in DUPLICATES.items()
+    }
+
+
 def test_descriptive_layout_indexes_every_image_and_roi(descriptive):
     tree, result, _ = descriptive
-    assert result.exclusions == []
-    assert sorted(result.images["image_id"]) == sorted(tree.images)
+    assert _duplicates_only(result.exclusions)
+    assert sorted(result.images["image_id"]) == sorted(set(tree.images) - set(DUPLICATES))
     assert result.images["dicom_path"].tolist() == [
         str(tree.images[i]) for i in result.images["image_id"]
     ]
@@ -195,11 +285,11 @@ def test_roi_in_two_one_file_series(descriptive):
 def test_label_is_malignant_iff_any_roi_malignant(descriptive):
     tree, result, _ = descriptive
     images = result.images.set_index("image_id")
-    assert images["label"].to_dict() == tree.labels
+    assert {view_of(i): label for i, label in images["label"].items()} == tree.view_labels
     mixed = images.loc["Mass-Training_P_00419_LEFT_CC"]
     assert set(mixed["pathologies"].split(";")) == {"MALIGNANT", "BENIGN"}
     assert mixed["label"] == 1
-    bwc = images.loc["Mass-Training_P_00041_LEFT_CC"]
+    bwc = images.loc["Mass-Test_P_00114_LEFT_MLO"]
     assert bwc["pathologies"] == "BENIGN_WITHOUT_CALLBACK" and bwc["label"] == 0
 
 
@@ -213,19 +303,85 @@ def test_image_fields_from_csv(descriptive):
     assert result.images.set_index("image_id").loc["Mass-Test_P_00016_LEFT_CC", "split"] == "test"
 
 
-def test_same_view_under_mass_and_calc_kept_as_two_images(descriptive):
+def test_view_listed_under_mass_and_calc_is_one_image(descriptive):
+    _, result, _ = descriptive
+    per_view = result.images.groupby(["patient_id", "laterality", "view"]).size()
+    assert per_view.max() == 1
+    assert "Mass-Test_P_00016_LEFT_CC" in set(result.images["image_id"])
+    assert "Calc-Training_P_00016_LEFT_CC" not in set(result.images["image_id"])
+
+
+def test_dual_listed_view_holds_the_rois_of_both_listings(descriptive):
+    _, result, _ = descriptive
+    rois = result.rois[result.rois["image_id"] == "Mass-Test_P_00016_LEFT_CC"]
+    assert set(rois["roi_id"]) == {"Mass-Test_P_00016_LEFT_CC_1", "Calc-Training_P_00016_LEFT_CC_2"}
+    assert rois["abnormality_id"].is_unique
+    image = result.images.set_index("image_id").loc["Mass-Test_P_00016_LEFT_CC"]
+    assert image["n_rois"] == image["n_rois_indexed"] == 2
+    assert image["abnormality_types"] == "calcification;mass"
+
+
+def test_dual_listed_view_is_malignant_if_either_listing_is(descriptive):
+    # P_00710 RIGHT CC: a benign mass (Mass-Training) and a malignant calcification (Calc-Training)
+    _, result, _ = descriptive
+    image = result.images.set_index("image_id").loc["Mass-Training_P_00710_RIGHT_CC"]
+    assert image["label"] == 1
+    assert sorted(image["pathologies"].split(";")) == ["BENIGN", "MALIGNANT"]
+
+
+def test_dropped_listing_is_reported_as_a_duplicate_of_the_kept_image(descriptive):
+    tree, result, _ = descriptive
+    (exclusion,) = [e for e in result.exclusions if e.item == "Calc-Training_P_00016_LEFT_CC"]
+    assert exclusion.source == str(tree.images["Calc-Training_P_00016_LEFT_CC"])
+    assert "duplicate of Mass-Test_P_00016_LEFT_CC" in exclusion.reason
+
+
+def test_dual_listed_view_with_disagreeing_official_sets_goes_to_the_overlap_side(descriptive):
+    # Mass-Test + Calc-Training: official_overlap (default test) decides; its DICOM is kept
     _, result, _ = descriptive
     images = result.images.set_index("image_id")
-    mass, calc = (
-        images.loc["Mass-Test_P_00016_LEFT_CC"],
-        images.loc["Calc-Training_P_00016_LEFT_CC"],
-    )
-    assert mass["dicom_path"] != calc["dicom_path"]
-    assert (mass["patient_id"], mass["laterality"], mass["view"]) == (
-        calc["patient_id"],
-        calc["laterality"],
-        calc["view"],
-    )
+    assert images.loc["Mass-Test_P_00016_LEFT_CC", "split"] == "test"
+    assert images.loc["Calc-Test_P_00041_LEFT_CC", "split"] == "test"
+    assert "Mass-Training_P_00041_LEFT_CC" not in images.index
+    rois = result.rois[result.rois["image_id"] == "Mass-Test_P_00016_LEFT_CC"]
+    assert set(rois["split"]) == {"test"}
+
+
+def test_official_overlap_train_keeps_the_training_listing(tmp_path):
+    only = {"Mass-Test_P_00016_LEFT_CC", "Calc-Training_P_00016_LEFT_CC"}
+    build_cbis_tree(tmp_path / "root", only=only)
+    result = index_cbis_ddsm(tmp_path / "root", tmp_path / "out", official_overlap="train")
+    assert result.images[["image_id", "split"]].values.tolist() == [
+        ["Calc-Training_P_00016_LEFT_CC", "train"]
+    ]
+    assert [e.item for e in result.exclusions] == ["Mass-Test_P_00016_LEFT_CC"]
+
+
+def test_dual_listed_view_in_one_official_set_keeps_the_mass_listing(descriptive):
+    # P_00710 RIGHT CC is in Mass-Training and Calc-Training: a tie, broken by CSV_FILES order
+    _, result, _ = descriptive
+    images = result.images.set_index("image_id")
+    assert images.loc["Mass-Training_P_00710_RIGHT_CC", "split"] == "train"
+    assert "Calc-Training_P_00710_RIGHT_CC" not in images.index
+
+
+def test_dual_listed_view_falls_back_to_the_other_dicom_when_the_kept_one_is_missing(tmp_path):
+    only = {"Mass-Test_P_00016_LEFT_CC", "Calc-Training_P_00016_LEFT_CC"}
+    tree = build_cbis_tree(tmp_path / "root", only=only)
+    shutil.rmtree(tree.images["Mass-Test_P_00016_LEFT_CC"].parent)
+    result = index_cbis_ddsm(tmp_path / "root", tmp_path / "out")
+    image = result.images.set_index("image_id").loc["Calc-Training_P_00016_LEFT_CC"]
+    assert (image["split"], image["n_rois_indexed"]) == ("test", 2)
+    (reason,) = _reasons(result, "Mass-Test_P_00016_LEFT_CC")
+    assert "duplicate of Calc-Training_P_00016_LEFT_CC" in reason and "missing" in reason
+
+
+def test_strict_mode_accepts_dual_listed_views(tmp_path):
+    only = {"Mass-Test_P_00016_LEFT_CC", "Calc-Training_P_00016_LEFT_CC"}
+    build_cbis_tree(tmp_path / "root", only=only)
+    result = index_cbis_ddsm(tmp_path / "root", tmp_path / "out", strict=True)
+    assert result.images["image_id"].tolist() == ["Mass-Test_P_00016_LEFT_CC"]
+    assert len(result.exclusions) == 1
 
 
 def test_mask_size_different_from_image_is_kept_and_flagged(descriptive):
@@ -248,7 +404,7 @@ def test_outputs_written_with_columns_and_no_temp_files(descriptive):
     assert rois.columns.tolist() == ROI_COLUMNS
     assert images["image_id"].tolist() == sorted(images["image_id"])
     assert len(images) == len(result.images)
-    assert read_exclusions(out / "exclusions.csv") == []
+    assert read_exclusions(out / "exclusions.csv") == result.exclusions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,7 +419,7 @@ def test_other_layouts_give_the_same_index(tmp_path, descriptive, layout, metada
     _, reference, _ = descriptive
     tree = build_cbis_tree(tmp_path / "root", layout=layout, metadata=metadata)
     result = index_cbis_ddsm(tmp_path / "root", tmp_path / "out")
-    assert result.exclusions == []
+    assert _duplicates_only(result.exclusions)
     drop = ["dicom_path", "source"]
     pd.testing.assert_frame_equal(
         result.images.drop(columns=drop), reference.images.drop(columns=drop)

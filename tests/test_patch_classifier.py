@@ -28,9 +28,9 @@ def test_has_backbone_and_linear_head():
 
 def test_grey_is_replicated_to_three_channels():
     model = build_patch_classifier("vgg16").eval()
-    x = torch.rand(2, 1, 32, 32)
-    with torch.no_grad():
-        assert torch.equal(model(x), model(x.repeat(1, 3, 1, 1)))
+    x = torch.rand(2, 1, 32, 32) * 255
+    rgb = model.input_norm(x) * model.input_norm.std  # undo the per-channel ImageNet std
+    assert torch.allclose(rgb[:, 0], rgb[:, 1]) and torch.allclose(rgb[:, 1], rgb[:, 2])
 
 
 def test_unknown_pretrained_choice_refused():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.preprocess.splits import assert_patient_disjoint, make_splits
+from e2e_mammo.preprocess.splits import assert_patient_disjoint, make_splits, official_side
 
 
 def _images(n_patients: int = 200, seed: int = 0, official: bool = False) -> pd.DataFrame:
@@ -133,3 +133,22 @@ def test_tiny_dataset_still_gets_a_validation_patient() -> None:
 def test_zero_fraction_holds_out_nobody() -> None:
     splits = make_splits(_images(20), mode="paper", seed=0, test_frac=0.0, val_frac=0.0).splits
     assert set(splits["split"]) == {"train"}
+
+
+@pytest.mark.parametrize(
+    ("sets", "overlap", "side"),
+    [
+        (["train"], "test", "train"),
+        (["test", "test"], "train", "test"),
+        (["train", "test"], "test", "test"),
+        (["test", "train"], "train", "train"),
+    ],
+)
+def test_official_side_is_the_agreed_set_or_the_overlap_side(sets, overlap, side) -> None:
+    assert official_side(sets, overlap) == side
+
+
+@pytest.mark.parametrize(("sets", "overlap"), [(["train"], "val"), (["val"], "test"), ([], "test")])
+def test_official_side_rejects_other_values(sets, overlap) -> None:
+    with pytest.raises(ValueError, match="official"):
+        official_side(sets, overlap)

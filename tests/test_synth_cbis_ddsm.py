@@ -104,6 +104,35 @@ def test_csv_values_are_realistic(root: Path) -> None:
     assert df[key == k].image_file_path.str.split("/").str[2].nunique() == 2
 
 
+def _dual_listed_views(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``P_xxxxx_SIDE_VIEW`` -> its rows, for views listed under two SubjectIDs."""
+    df = df.assign(subject=df.image_file_path.str.split("/").str[0])
+    df = df.assign(view=df.subject.str.split("_", n=1).str[1])
+    return {view: rows for view, rows in df.groupby("view") if rows.subject.nunique() > 1}
+
+
+def test_a_few_views_are_listed_under_mass_and_calc(root: Path) -> None:
+    views = _dual_listed_views(_all_rows(root))
+    assert len(views) >= 2
+    for rows in views.values():
+        assert set(rows.abnormality_type) == {"mass", "calcification"}
+        assert rows.abnormality_id.is_unique  # numbered across the two lists, as in the real CSVs
+    prefixes = [set(rows.prefix) for rows in views.values()]
+    assert {"Mass-Training", "Calc-Training"} in prefixes or {"Mass-Test", "Calc-Test"} in prefixes
+    assert any({p.split("-")[1] for p in pair} == {"Training", "Test"} for pair in prefixes)
+
+
+def test_dual_listed_view_is_the_same_picture_in_two_dicoms(root: Path) -> None:
+    for rows in _dual_listed_views(_all_rows(root)).values():
+        full = [
+            pydicom.dcmread(next((root / "CBIS-DDSM" / subject).rglob("*.dcm")))
+            for subject in sorted(set(rows.image_file_path.str.split("/").str[0]))
+        ]
+        assert np.array_equal(full[0].pixel_array, full[1].pixel_array)
+        assert full[0].SOPInstanceUID != full[1].SOPInstanceUID
+        assert full[0].SeriesInstanceUID != full[1].SeriesInstanceUID
+
+
 def test_metadata_rows_point_at_existing_series_folders(root: Path) -> None:
     meta = pd.read_csv(root / "metadata.csv", dtype=str)
     assert list(meta.columns) == cbis_ddsm.METADATA_HEADER
@@ -273,7 +302,7 @@ def test_progress_goes_to_stderr(tmp_path: Path, capsys) -> None:
     synth_cbis_ddsm(tmp_path / "dl", n_patients=3, image_size=(96, 64))
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "3/3 patients" in captured.err
+    assert "synth cbis-ddsm: 3/3 (100%)" in captured.err and "patients/s" in captured.err
 
 
 def test_bad_layout_is_rejected(tmp_path: Path) -> None:

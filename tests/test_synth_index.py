@@ -7,7 +7,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm, read_description_csvs
+from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm, read_description_csvs, view_id
 from e2e_mammo.datasets.inbreast import index_inbreast, read_inbreast_csv
 from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
 
@@ -19,12 +19,15 @@ def cbis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     return root, index_cbis_ddsm(root, root.parent / "index")
 
 
-def test_every_synthetic_cbis_image_is_indexed(cbis) -> None:
+def test_every_synthetic_cbis_view_is_indexed_once(cbis) -> None:
     root, result = cbis
     rows = read_description_csvs(root)
-    assert not result.exclusions
-    assert len(result.images) == rows["image_id"].nunique()
+    views = rows["image_id"].map(view_id)
+    assert len(result.images) == views.nunique()
     assert len(result.rois) == len(rows)
+    dropped = {e.item for e in result.exclusions}
+    assert dropped and all(e.reason.startswith("duplicate of ") for e in result.exclusions)
+    assert len(dropped) == rows["image_id"].nunique() - views.nunique()
 
 
 def test_synthetic_cbis_labels_follow_pathology(cbis) -> None:

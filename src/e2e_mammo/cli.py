@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from e2e_mammo.errors import ConfigError, DatasetError
+from e2e_mammo.preprocess.splits import MODES, OFFICIAL_SETS
 
 DATASETS = ("cbis-ddsm", "inbreast")
 
@@ -46,7 +47,11 @@ def cmd_index(args: argparse.Namespace) -> None:
 
         csv_dir = Path(args.csv_dir) if args.csv_dir else None
         result = index_cbis_ddsm(
-            Path(args.root), Path(args.out), csv_dir=csv_dir, strict=args.strict
+            Path(args.root),
+            Path(args.out),
+            csv_dir=csv_dir,
+            strict=args.strict,
+            official_overlap=args.official_overlap,
         )
     else:
         from e2e_mammo.datasets.inbreast import index_inbreast
@@ -117,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", help="CBIS: folder holding CBIS-DDSM/; INbreast: the release folder")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--csv-dir", help="CBIS: folder of the four description CSVs (default ROOT)")
+    p.add_argument(
+        "--official-overlap",
+        choices=OFFICIAL_SETS,
+        default="test",
+        help="CBIS: official set of a view listed in both (default test)",
+    )
     p.add_argument("--strict", action="store_true", help="fail on the first bad row or file")
     p.set_defaults(func=cmd_index)
 
@@ -135,11 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("split", help="patient-level stratified splits")
     p.add_argument("images", help="manifest.csv of `convert` (or images.csv of `index`)")
     p.add_argument("--out", required=True)
-    p.add_argument("--mode", choices=("paper", "official", "holdout"), default="paper")
+    p.add_argument("--mode", choices=MODES, default="paper")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--test-frac", type=float, default=0.15)
     p.add_argument("--val-frac", type=float, default=0.10)
-    p.add_argument("--official-overlap", choices=("train", "test"), default="test")
+    p.add_argument("--official-overlap", choices=OFFICIAL_SETS, default="test")
     p.set_defaults(func=cmd_split)
     return parser
 

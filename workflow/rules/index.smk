@@ -12,6 +12,8 @@ rule index_cbis_ddsm:
     params:
         csv_dir=cbis_csv_dir,
         strict=config["index"]["strict"],
+        # the official set of a view listed under both a Mass- and a Calc- subject
+        official_overlap=config["split"]["cbis_ddsm"]["official_overlap"],
     script:
         "../scripts/index_dataset.py"
 

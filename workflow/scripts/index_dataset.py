@@ -12,6 +12,12 @@ root = Path(snakemake.input.root)
 out = Path(snakemake.output.images).parent
 strict = snakemake.params.strict
 if "rois" in snakemake.output.keys():
-    index_cbis_ddsm(root, out, csv_dir=Path(snakemake.params.csv_dir), strict=strict)
+    index_cbis_ddsm(
+        root,
+        out,
+        csv_dir=Path(snakemake.params.csv_dir),
+        strict=strict,
+        official_overlap=snakemake.params.official_overlap,
+    )
 else:
     index_inbreast(root, out, strict=strict)

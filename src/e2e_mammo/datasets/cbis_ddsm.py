@@ -14,18 +14,34 @@ Input (``docs/data-formats.md`` §1):
 Decisions (all problems other than the hard errors below become rows of ``exclusions.csv``, or
 raise at the first one when ``strict=True``):
 
-- **Unit = full image** = the SubjectID of ``image file path``
-  (e.g. ``Mass-Training_P_00001_LEFT_CC``).
-  The same view listed under both a ``Mass-`` and a ``Calc-`` prefix is two separate DICOMs with two
-  SubjectIDs (data-formats §1.1): both are kept as separate images (71 such pairs in the full data;
-  group by ``patient_id`` for patient-level splits).
+- **Unit = one scan** = one (patient, side, view). Normally that is one full image, named by the
+  SubjectID of ``image file path`` (e.g. ``Mass-Training_P_00001_LEFT_CC``). The real CSVs list
+  71 views under both a ``Mass-`` and a ``Calc-`` SubjectID: two DICOMs with different UIDs of
+  the same scan (data-formats §1.1). Such a *dual-listed* view becomes **one** image:
+
+  * its official set (``split``) is that of its listings when they agree; when one listing is in
+    a train CSV and the other in a test CSV it is ``official_overlap`` (default ``test``): the
+    rule :func:`~e2e_mammo.preprocess.splits.official_side`, which the official split also
+    applies to patients found in both official sets;
+  * the DICOM kept, whose SubjectID becomes the ``image_id``, is chosen in this order: a listing
+    whose own official set is the view's; then the order of :data:`CSV_FILES` (mass train, mass
+    test, calc train, calc test: the mass listing wins a tie). When that listing's full image is
+    missing, ambiguous or unreadable, the next listing's DICOM is kept instead (same pixels);
+  * its ROIs are the rows of all its listings, re-keyed to the kept ``image_id`` (``roi_id`` stays
+    the ROI's own SubjectID); an abnormality id already taken by an earlier listing becomes the
+    next free id after the image's highest (never needed on the real CSVs, which number the ROIs
+    of one view across the two lists);
+  * every other listing is a row of ``exclusions.csv``: item = its SubjectID, source = its DICOM,
+    reason ``duplicate of <kept image_id> ...``. That row records the data, not a problem with
+    it: it is written even with ``strict=True``.
+
 - **Label** = 1 iff any CSV row of the image has pathology ``MALIGNANT`` (``BENIGN`` and
   ``BENIGN_WITHOUT_CALLBACK`` count 0; ``assessment`` is not used). It is computed from *all* CSV
   rows of the image, because pathology comes from the CSV, not from the ROI files. Consequently:
 
   * if a CSV row of an image is invalid (unknown pathology, missing value, malformed path, subject
     mismatch, conflicting duplicate), the whole image is excluded, since its label would otherwise
-    rest on a subset of its rows;
+    rest on a subset of its rows (for a dual-listed view: every listing of the view);
   * an exact duplicate row is excluded and the image kept (the duplicate adds nothing);
   * if a ROI's *files* fail (folder missing, unreadable DICOM, no identifiable mask, mask without
     foreground), only that ROI is left out of ``rois.csv``; the image stays, labelled from all its
@@ -59,6 +75,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -69,12 +86,16 @@ from e2e_mammo.datasets.index_common import (
     ExclusionLog,
     Header,
     IndexResult,
+    dicom_folders,
+    finish_index,
     is_missing,
     read_header,
     read_table,
-    write_outputs,
+    require_dataset_folder,
+    same_values,
 )
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.preprocess.splits import check_official_sets, official_side
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +175,21 @@ IMAGE_COLUMNS = [
     "n_rois_indexed",
     "image_rows",
     "image_cols",
+    "source",
+]
+
+#: columns of :func:`aggregate_images`
+AGGREGATE_COLUMNS = [
+    "image_id",
+    "patient_id",
+    "laterality",
+    "view",
+    "split",
+    "label",
+    "abnormality_types",
+    "pathologies",
+    "breast_density",
+    "n_rois",
     "source",
 ]
 
@@ -275,48 +311,118 @@ def aggregate_images(rows: pd.DataFrame) -> pd.DataFrame:
     order, ``;``-joined), ``breast_density``, ``n_rois``, ``source``. Sorted by ``image_id``.
     """
     if rows.empty:
-        return pd.DataFrame(
-            columns=[
-                "image_id",
-                "patient_id",
-                "laterality",
-                "view",
-                "split",
-                "label",
-                "abnormality_types",
-                "pathologies",
-                "breast_density",
-                "n_rois",
-                "source",
-            ]
-        )
+        return pd.DataFrame(columns=AGGREGATE_COLUMNS)
     work = rows.copy()
     work["_malignant"] = (work["pathology"] == "MALIGNANT").astype(int)
     work["_aid"] = pd.to_numeric(work["abnormality_id"], errors="coerce")
     work = work.sort_values(["image_id", "_aid", "source_row"])
 
-    def first(series: pd.Series) -> str:
-        values = series.dropna()
-        return str(values.iloc[0]) if len(values) else ""
-
     grouped = work.groupby("image_id", sort=True)
-    out = pd.DataFrame(
-        {
-            "patient_id": grouped["patient_id"].agg(first),
-            "laterality": grouped["laterality"].agg(first),
-            "view": grouped["view"].agg(first),
-            "split": grouped["split"].agg(first),
-            "label": grouped["_malignant"].max().astype(int),
-            "abnormality_types": grouped["abnormality_type"].agg(
-                lambda s: ";".join(sorted(set(s.dropna())))
-            ),
-            "pathologies": grouped["pathology"].agg(lambda s: ";".join(s.fillna(""))),
-            "breast_density": grouped["breast_density"].agg(first),
-            "n_rois": grouped.size().astype(int),
-            "source": grouped["source"].agg(lambda s: ";".join(sorted(set(s)))),
-        }
+    firsts = grouped[["patient_id", "laterality", "view", "split", "breast_density"]].first()
+    out = firsts.fillna("").astype(str)
+    out["label"] = grouped["_malignant"].max().astype(int)
+    out["abnormality_types"] = grouped["abnormality_type"].agg(
+        lambda s: ";".join(sorted(set(s.dropna())))
     )
+    out["pathologies"] = grouped["pathology"].agg(lambda s: ";".join(s.fillna("")))
+    out["n_rois"] = grouped.size().astype(int)
+    out["source"] = grouped["source"].agg(lambda s: ";".join(sorted(set(s))))
+    out = out[[c for c in AGGREGATE_COLUMNS if c != "image_id"]]
     return out.reset_index()
+
+
+# --------------------------------------------------------------------------------------------
+# Views listed twice (pure: no DICOM tree needed)
+# --------------------------------------------------------------------------------------------
+
+#: columns of :func:`plan_listings`
+LISTING_COLUMNS = ["image_id", "view_id", "official", "split", "rank", "kept_id"]
+
+
+def view_id(image_id: str) -> str:
+    """The scan a full-image SubjectID shows: ``Calc-Test_P_00016_LEFT_CC`` -> ``P_00016_LEFT_CC``.
+
+    The same for the ``Mass-`` and ``Calc-`` listings of one view (the indexer checks that the
+    SubjectID matches the row's patient, side and view).
+    """
+    return str(image_id).split("_", 1)[-1]
+
+
+def _prefix_rank(image_id: str) -> int:
+    """Position of the SubjectID prefix in :data:`CSV_FILES` (unknown prefixes last)."""
+    prefixes = [prefix for _, _, prefix in CSV_FILES.values()]
+    prefix = str(image_id).split("_", 1)[0]
+    return prefixes.index(prefix) if prefix in prefixes else len(prefixes)
+
+
+def plan_listings(rows: pd.DataFrame, official_overlap: str = "test") -> pd.DataFrame:
+    """One row per full-image listing (SubjectID) of checked ROI rows: its view and the DICOM kept.
+
+    Columns (:data:`LISTING_COLUMNS`): ``image_id`` (the listing's SubjectID), ``view_id``
+    (:func:`view_id`), ``official`` (the listing's own set, from its CSV), ``split`` (the view's
+    set: :func:`~e2e_mammo.preprocess.splits.official_side` of its listings), ``rank`` (0 = the
+    preferred listing of the view, see the module docstring) and ``kept_id`` (the rank-0
+    listing). Sorted by ``view_id`` and ``rank``.
+    """
+    listings = rows.drop_duplicates("image_id")[["image_id", "split"]].rename(
+        columns={"split": "official"}
+    )
+    check_official_sets(official_overlap, listings["official"])
+    listings["view_id"] = listings["image_id"].map(view_id)
+    listings["split"] = listings["official"]
+    dual = listings["view_id"].duplicated(keep=False)
+    listings.loc[dual, "split"] = (
+        listings[dual]
+        .groupby("view_id")["official"]
+        .transform(lambda sets: official_side(sets, official_overlap))
+    )
+    listings["_other_set"] = listings["official"] != listings["split"]
+    listings["_prefix"] = listings["image_id"].map(_prefix_rank)
+    listings = listings.sort_values(["view_id", "_other_set", "_prefix", "image_id"])
+    listings["rank"] = listings.groupby("view_id").cumcount()
+    listings["kept_id"] = listings.groupby("view_id")["image_id"].transform("first")
+    return listings[LISTING_COLUMNS].reset_index(drop=True)
+
+
+def merge_listings(rows: pd.DataFrame, listings: pd.DataFrame) -> pd.DataFrame:
+    """Re-key checked ROI rows to the listing kept for their view.
+
+    ``image_id`` becomes the row's ``kept_id`` and ``split`` the view's set; rows whose listing
+    has no ``kept_id`` (empty) are dropped. Within an image the kept listing's rows come first,
+    then the other listings' by ``rank``; an abnormality id already taken by an earlier listing
+    becomes the next free id after the image's highest.
+    """
+    plan = listings.set_index("image_id")
+    work = rows[rows["image_id"].map(plan["kept_id"]).fillna("") != ""].copy()
+    if work.empty:
+        return work.reset_index(drop=True)
+    work["_listing"] = work["image_id"]
+    work["image_id"] = work["_listing"].map(plan["kept_id"])
+    work["split"] = work["_listing"].map(plan["split"])
+    rank = work["_listing"].map(plan["rank"]).astype(int)
+    work["_order"] = np.where(work["_listing"] == work["image_id"], 0, 1 + rank)
+    work["_aid"] = pd.to_numeric(work["abnormality_id"])
+    work = work.sort_values(["image_id", "_order", "_aid", "source_row"])
+    merged = work.groupby("image_id")["_listing"].transform("nunique") > 1
+    for _, group in work[merged].groupby("image_id"):
+        work.loc[group.index, "abnormality_id"] = _unique_ids(group)
+    return work.drop(columns=["_listing", "_order", "_aid"]).reset_index(drop=True)
+
+
+def _unique_ids(group: pd.DataFrame) -> list[str]:
+    """The abnormality ids of one image's rows (listing by listing, in row order), an id taken by
+    an earlier listing moved to the next free id after the highest."""
+    used: set[int] = set()
+    out: list[str] = []
+    for _, ids in group.groupby("_listing", sort=False)["_aid"]:
+        taken = used | {int(a) for a in ids}
+        for aid in (int(a) for a in ids):
+            if aid in used:
+                aid = max(taken) + 1
+                taken.add(aid)
+            out.append(str(aid))
+        used = taken
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,6 +455,11 @@ def _row_problem(row: pd.Series) -> str | None:
         return f"malformed image file path {row['image_file_path']!r}"
     if is_missing(row["roi_id"]):
         return f"malformed ROI mask file path {row['roi_mask_file_path']!r}"
+    return _subject_problem(row)
+
+
+def _subject_problem(row: pd.Series) -> str | None:
+    """Why the SubjectIDs of a row's image and mask paths do not match the row, or ``None``."""
     side_word = "LEFT" if row["laterality"] == "L" else "RIGHT"
     tail = f"_{row['patient_id']}_{side_word}_{row['view']}"
     prefix = row["expected_prefix"]
@@ -365,61 +476,73 @@ def _row_problem(row: pd.Series) -> str | None:
 
 
 def _check_rows(rows: pd.DataFrame, xlog: ExclusionLog) -> pd.DataFrame:
-    """Drop invalid and duplicate rows (recording why) and every row of an image with a bad row."""
+    """Drop invalid and duplicate rows (recording why) and every row of an image with a bad row.
+
+    A bad row also takes out the other listing of a dual-listed view (same :func:`view_id`).
+    """
     bad_images: dict[str, str] = {}
     keep = []
     seen: dict[tuple[str, int], pd.Series] = {}
-    content = [c for c in ROW_COLUMNS if c != "source_row"]
     for index, row in rows.iterrows():
+        problem, exact = _row_problem(row), False
+        if problem is None:
+            problem, exact = _duplicate_problem(row, seen)
+        if problem is None:
+            seen[(row["image_id"], int(row["abnormality_id"]))] = row
+            keep.append(index)
+            continue
         item = row["roi_id"] if not is_missing(row["roi_id"]) else f"row {row['source_row']}"
-        problem = _row_problem(row)
-        if problem is not None:
-            xlog.exclude(item, row["source"], problem, row=int(row["source_row"]))
-            if not is_missing(row["image_id"]):
-                bad_images.setdefault(
-                    row["image_id"], f"{row['source']} row {row['source_row']}: {problem}"
-                )
-            continue
-        key = (row["image_id"], int(row["abnormality_id"]))
-        if key in seen:
-            first = seen[key]
-            same = all(
-                (is_missing(first[c]) and is_missing(row[c])) or first[c] == row[c] for c in content
-            )
-            if same:
-                xlog.exclude(
-                    item,
-                    row["source"],
-                    f"duplicate of row {first['source_row']}",
-                    row=int(row["source_row"]),
-                )
-                continue
-            problem = f"conflicting duplicate of row {first['source_row']} for the same ROI"
-            xlog.exclude(item, row["source"], problem, row=int(row["source_row"]))
-            bad_images.setdefault(
-                row["image_id"], f"{row['source']} row {row['source_row']}: {problem}"
-            )
-            continue
-        seen[key] = row
-        keep.append(index)
+        xlog.exclude(item, row["source"], problem, row=int(row["source_row"]))
+        if not exact and not is_missing(row["image_id"]):
+            where = f"{row['source']} row {row['source_row']}: {problem}"
+            bad_images.setdefault(row["image_id"], where)
     good = rows.loc[keep]
+    bad_images.update(_same_view_listings(good, bad_images))
     for image_id, why in sorted(bad_images.items()):
-        image_rows = good[good["image_id"] == image_id]
-        source = image_rows["source"].iloc[0] if len(image_rows) else why.split(" row ")[0]
-        xlog.exclude(
-            image_id,
-            source,
-            f"image excluded: one of its CSV rows is unusable ({why}); its label would rest on "
-            "a subset of its ROIs",
-        )
-        for _, row in image_rows.iterrows():
-            xlog.exclude(
-                row["roi_id"],
-                row["source"],
-                "ROI excluded with its image (another row of the image is unusable)",
-                row=int(row["source_row"]),
-            )
+        _exclude_image_rows(image_id, why, good[good["image_id"] == image_id], xlog)
     return good[~good["image_id"].isin(bad_images)]
+
+
+def _duplicate_problem(
+    row: pd.Series, seen: dict[tuple[str, int], pd.Series]
+) -> tuple[str | None, bool]:
+    """(problem, whether the row is an exact duplicate) for a row whose ROI was seen before;
+    ``(None, False)`` for a new ROI. An exact duplicate leaves its image usable."""
+    first = seen.get((row["image_id"], int(row["abnormality_id"])))
+    if first is None:
+        return None, False
+    if same_values(first, row, [c for c in ROW_COLUMNS if c != "source_row"]):
+        return f"duplicate of row {first['source_row']}", True
+    return f"conflicting duplicate of row {first['source_row']} for the same ROI", False
+
+
+def _same_view_listings(rows: pd.DataFrame, bad_images: dict[str, str]) -> dict[str, str]:
+    """The other listings (in ``rows``) of the views of ``bad_images``, with the reason."""
+    bad_views = {view_id(i): i for i in bad_images}
+    out = {}
+    for image_id in rows["image_id"].unique():
+        culprit = bad_views.get(view_id(image_id))
+        if culprit is not None and image_id not in bad_images:
+            out[image_id] = f"{bad_images[culprit]} (listed as {culprit}, the same view)"
+    return out
+
+
+def _exclude_image_rows(image_id: str, why: str, rows: pd.DataFrame, xlog: ExclusionLog) -> None:
+    """Exclude an image with a bad CSV row, and its remaining rows."""
+    source = rows["source"].iloc[0] if len(rows) else why.split(" row ")[0]
+    xlog.exclude(
+        image_id,
+        source,
+        f"image excluded: one of its CSV rows is unusable ({why}); its label would rest on "
+        "a subset of its ROIs",
+    )
+    _drop_rois(rows, "ROI excluded with its image (another row of the image is unusable)", xlog)
+
+
+def _drop_rois(rows: pd.DataFrame, reason: str, xlog: ExclusionLog) -> None:
+    """Exclude the ROI of every row, each named by its CSV row."""
+    for _, row in rows.iterrows():
+        xlog.exclude(row["roi_id"], row["source"], reason, row=int(row["source_row"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,20 +554,9 @@ Tree = dict[str, dict[tuple[str, ...], list[str]]]
 
 def _scan_tree(base: Path) -> Tree:
     """One walk of ``CBIS-DDSM/``: subject -> {folder parts below it: sorted .dcm paths}."""
-    tree: Tree = {}
     with os.scandir(base) as entries:
         subjects = sorted(e.name for e in entries if e.is_dir())
-    for subject in subjects:
-        top = base / subject
-        dirs: dict[tuple[str, ...], list[str]] = {}
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames.sort()
-            dcms = sorted(f for f in filenames if f.lower().endswith(".dcm"))
-            if dcms:
-                parts = Path(dirpath).relative_to(top).parts
-                dirs[parts] = [os.path.join(dirpath, f) for f in dcms]
-        tree[subject] = dirs
-    return tree
+    return {subject: dicom_folders(base / subject) for subject in subjects}
 
 
 def _read_metadata(root: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -503,6 +615,114 @@ def _series_files(
 
 
 # --------------------------------------------------------------------------------------------
+# Full images: one DICOM per view
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _FullImage:
+    """What was found for one listing's full image: its DICOM, or why it cannot be used."""
+
+    files: list[str] = field(default_factory=list)  # the series' .dcm files (all referenced)
+    path: str = ""  # the one DICOM, when usable
+    header: Header | None = None
+    problem: str = ""  # why not usable
+    kind: str = ""  # short form of the problem, for the ROIs left out with the image
+    where: str = ""  # the file (or CSV) the problem is about
+    row: int | None = None
+
+
+def _find_full_image(
+    first: pd.Series, tree: Tree, metadata: dict[str, tuple[str, tuple[str, ...]]]
+) -> _FullImage:
+    """Locate and read the header of the full image of one listing (``first``: its first row)."""
+    files, how = _series_files(
+        tree, metadata, first["image_id"], first["image_study_uid"], first["image_series_uid"]
+    )
+    if not files:
+        return _FullImage(
+            problem=f"full image missing: {how}",
+            kind="full image missing",
+            where=first["source"],
+            row=int(first["source_row"]),
+        )
+    if len(files) > 1:
+        names = ", ".join(os.path.basename(f) for f in files)
+        return _FullImage(
+            files,
+            problem=f"{len(files)} DICOM files in the full-image series (expected 1): {names}",
+            kind="ambiguous full image",
+            where=os.path.dirname(files[0]),
+        )
+    try:
+        header = read_header(files[0])
+    except ValueError as exc:
+        return _FullImage(
+            files, problem=f"full image: {exc}", kind="unreadable full image", where=files[0]
+        )
+    log.debug("%s: full image via %s", first["image_id"], how)
+    return _FullImage(files, path=files[0], header=header)
+
+
+def _choose_full_images(
+    listings: pd.DataFrame,
+    rows: pd.DataFrame,
+    tree: Tree,
+    metadata: dict[str, tuple[str, tuple[str, ...]]],
+    xlog: ExclusionLog,
+) -> tuple[pd.DataFrame, dict[str, _FullImage], set[str]]:
+    """Keep one usable DICOM per view, trying its listings in ``rank`` order.
+
+    Returns the listings with ``kept_id`` set to the listing kept (empty when none is usable),
+    kept ``image_id`` -> its full image, and every full-image file the listings refer to.
+    """
+    first_rows = rows.sort_values("source_row").drop_duplicates("image_id")
+    first_rows = first_rows.set_index("image_id", drop=False)
+    rows_by_image = dict(tuple(rows.groupby("image_id")))
+    kept_ids: dict[str, str] = {}
+    chosen: dict[str, _FullImage] = {}
+    claimed: set[str] = set()
+    for view, group in listings.groupby("view_id", sort=True):
+        found = {
+            image_id: _find_full_image(first_rows.loc[image_id], tree, metadata)
+            for image_id in group.sort_values("rank")["image_id"]
+        }
+        claimed.update(f for image in found.values() for f in image.files)
+        kept = next((image_id for image_id, image in found.items() if image.header), None)
+        if kept is not None:
+            kept_ids[view], chosen[kept] = kept, found[kept]
+        _report_listings(found, kept, rows_by_image, xlog)
+    listings = listings.assign(kept_id=[kept_ids.get(v, "") for v in listings["view_id"]])
+    return listings, chosen, claimed
+
+
+def _report_listings(
+    found: dict[str, _FullImage],
+    kept: str | None,
+    rows_by_image: dict[str, pd.DataFrame],
+    xlog: ExclusionLog,
+) -> None:
+    """Exclusions for the listings of one view that are not kept (duplicates or unusable)."""
+    for image_id, image in found.items():
+        if image_id == kept:
+            continue
+        if kept is None:
+            xlog.exclude(image_id, image.where, image.problem, row=image.row)
+            _drop_rois(rows_by_image[image_id], f"ROI excluded with its image ({image.kind})", xlog)
+            continue
+        reason = (
+            f"duplicate of {kept}: the same scan ({view_id(kept)}) listed under two SubjectIDs; "
+            f"one image kept, holding the ROIs of both"
+        )
+        if image.problem:
+            xlog.exclude(
+                image_id, image.where, f"{reason} (its own {image.problem})", row=image.row
+            )
+        else:
+            xlog.record(image_id, image.path, reason)
+
+
+# --------------------------------------------------------------------------------------------
 # ROI files: mask vs crop by content
 # --------------------------------------------------------------------------------------------
 
@@ -517,6 +737,40 @@ def _binary_pixels(path: str) -> tuple[bool, bool]:
     return binary, True
 
 
+def _check_mask_candidates(
+    headers: dict[str, Header], image_shape: tuple[int, int] | None
+) -> tuple[dict[str, tuple[bool, bool]], list[tuple[str, str]]]:
+    """Read the pixels of the files that may be the mask: 8-bit files, or else large 16-bit ones.
+
+    Returns path -> (binary, has foreground) for the files read, and (path, reason) for files
+    whose pixels could not be read.
+    """
+    checked: dict[str, tuple[bool, bool]] = {}
+    problems: list[tuple[str, str]] = []
+
+    def check(paths: list[str]) -> None:
+        for path in paths:
+            try:
+                checked[path] = _binary_pixels(path)
+            except Exception as exc:  # corrupt pixel data
+                problems.append((path, f"unreadable pixel data ({type(exc).__name__}: {exc})"))
+
+    check([p for p, h in headers.items() if h.bits_allocated <= 8])
+    if not any(binary for binary, _ in checked.values()):
+        # no 8-bit binary file: try large 16-bit files (a mask stored on 16 bits)
+        area = image_shape[0] * image_shape[1] if image_shape else None
+        check(
+            [
+                p
+                for p, h in headers.items()
+                if p not in checked
+                and h.bits_allocated > 8
+                and (area is None or h.rows * h.cols >= 0.25 * area)
+            ]
+        )
+    return checked, problems
+
+
 def _classify_roi(
     headers: dict[str, Header], image_shape: tuple[int, int] | None
 ) -> tuple[str | None, str | None, str | None, list[tuple[str, str]]]:
@@ -527,25 +781,7 @@ def _classify_roi(
         found (``None`` when the mask is fine). ``file problems`` are (path, reason) for files that
         could not be read or were not used.
     """
-    file_problems: list[tuple[str, str]] = []
-    checked: dict[str, tuple[bool, bool]] = {}
-
-    def check(path: str) -> None:
-        try:
-            checked[path] = _binary_pixels(path)
-        except Exception as exc:  # corrupt pixel data
-            file_problems.append((path, f"unreadable pixel data ({type(exc).__name__}: {exc})"))
-
-    image_area = image_shape[0] * image_shape[1] if image_shape else None
-    for path, header in headers.items():
-        if header.bits_allocated <= 8:
-            check(path)
-    if not any(binary for binary, _ in checked.values()):
-        # no 8-bit binary file: try large 16-bit files (a mask stored on 16 bits)
-        for path, header in headers.items():
-            large = image_area is None or header.rows * header.cols >= 0.25 * image_area
-            if path not in checked and large and header.bits_allocated > 8:
-                check(path)
+    checked, file_problems = _check_mask_candidates(headers, image_shape)
     candidates = [p for p, (binary, _) in checked.items() if binary]
     if not candidates:
         return None, None, "no file looks like a mask (no binary 8-bit image among the files)", []
@@ -564,188 +800,54 @@ def _classify_roi(
         names = ", ".join(os.path.basename(p) for p in candidates)
         return None, None, f"several files look like the mask ({names}); cannot tell which", []
     mask = candidates[0]
-    rest = [p for p in headers if p != mask and p not in candidates[1:]]
     for extra in candidates[1:]:
         file_problems.append((extra, "second mask-like file in the ROI folder; not used"))
-    crops = [p for p in rest if not checked.get(p, (False, False))[0]]
-    crop = None
-    if len(crops) == 1:
-        crop = crops[0]
-    elif crops:
-        crop = min(crops, key=lambda p: headers[p].rows * headers[p].cols)
-        for extra in crops:
-            if extra != crop:
-                file_problems.append((extra, "extra file in the ROI folder; not used"))
+    crop = _pick_crop(headers, candidates, checked, file_problems)
     if not checked[mask][1]:
         return mask, crop, "mask has no foreground (all pixels 0)", file_problems
     return mask, crop, None, file_problems
 
 
-# --------------------------------------------------------------------------------------------
-# Index
-# --------------------------------------------------------------------------------------------
+def _pick_crop(
+    headers: dict[str, Header],
+    candidates: list[str],
+    checked: dict[str, tuple[bool, bool]],
+    file_problems: list[tuple[str, str]],
+) -> str | None:
+    """The crop among the files that are not mask-like (the smallest; the others noted)."""
+    crops = [p for p in headers if p not in candidates and not checked.get(p, (False, False))[0]]
+    if not crops:
+        return None
+    crop = min(crops, key=lambda p: headers[p].rows * headers[p].cols)
+    for extra in crops:
+        if extra != crop:
+            file_problems.append((extra, "extra file in the ROI folder; not used"))
+    return crop
 
 
-def index_cbis_ddsm(
-    root: Path, out: Path, csv_dir: Path | None = None, strict: bool = False
-) -> IndexResult:
-    """Index a CBIS-DDSM download into ``OUT/images.csv``, ``rois.csv`` and ``exclusions.csv``.
-
-    Args:
-        root: folder holding ``CBIS-DDSM/`` (and ``metadata.csv`` when present).
-        out: output folder (created if missing).
-        csv_dir: folder of the description CSVs (default ``root``).
-        strict: raise :class:`DatasetError` at the first problem instead of excluding.
-
-    Returns:
-        :class:`IndexResult` with ``images`` (:data:`IMAGE_COLUMNS`), ``rois``
-        (:data:`ROI_COLUMNS`) and the exclusions. See the module docstring for the rules.
-    """
-    root = Path(root)
-    out = Path(out)
-    if not root.is_dir():
-        raise DatasetError(root, "CBIS-DDSM root folder does not exist")
-    base = root / TREE_DIR
-    if not base.is_dir():
-        raise DatasetError(
-            root,
-            f"not a CBIS-DDSM download: expected a folder {TREE_DIR}/ (holding one folder per "
-            "SubjectID) inside this folder",
-        )
-    csv_dir = root if csv_dir is None else Path(csv_dir)
-    rows = read_description_csvs(csv_dir)
-    xlog = ExclusionLog(strict)
-    rows = _check_rows(rows, xlog)
-
-    metadata = _read_metadata(root)
-    tree = _scan_tree(base)
-    claimed: set[str] = set()
-    image_info = aggregate_images(rows).set_index("image_id")
-    rows_by_image = {k: g for k, g in rows.groupby("image_id", sort=True)}
-
-    image_records = []
-    roi_records = []
-    for image_id, info in image_info.iterrows():
-        image_rows = rows_by_image[image_id].sort_values("source_row")
-        first = image_rows.iloc[0]
-        source, source_row = first["source"], int(first["source_row"])
-        for _, row in image_rows.iterrows():
-            claimed.update(f for files in tree.get(row["roi_id"], {}).values() for f in files)
-        files, how = _series_files(
-            tree, metadata, image_id, first["image_study_uid"], first["image_series_uid"]
-        )
-        claimed.update(files)
-
-        def drop_rois(reason: str, image_rows: pd.DataFrame = image_rows) -> None:
-            for _, row in image_rows.iterrows():
-                xlog.exclude(row["roi_id"], row["source"], reason, row=int(row["source_row"]))
-
-        if not files:
-            xlog.exclude(image_id, source, f"full image missing: {how}", row=source_row)
-            drop_rois("ROI excluded with its image (full image missing)")
-            continue
-        if len(files) > 1:
-            xlog.exclude(
-                image_id,
-                os.path.dirname(files[0]),
-                f"{len(files)} DICOM files in the full-image series (expected 1): "
-                + ", ".join(os.path.basename(f) for f in files),
-            )
-            drop_rois("ROI excluded with its image (ambiguous full image)")
-            continue
-        dicom_path = files[0]
+def _read_roi_headers(row: pd.Series, tree: Tree, xlog: ExclusionLog) -> dict[str, Header]:
+    """The readable DICOM headers under a ROI's subject folder (unreadable files excluded)."""
+    roi_id = row["roi_id"]
+    headers: dict[str, Header] = {}
+    for path in (f for group in tree.get(roi_id, {}).values() for f in group):
         try:
-            header = read_header(dicom_path)
+            headers[path] = read_header(path)
         except ValueError as exc:
-            xlog.exclude(image_id, dicom_path, f"full image: {exc}")
-            drop_rois("ROI excluded with its image (unreadable full image)")
-            continue
-        image_shape = (header.rows, header.cols)
-
-        indexed = 0
-        roi_failures = []
-        for _, row in image_rows.iterrows():
-            record, why = _index_roi(row, tree, image_shape, xlog)
-            if record is None:
-                roi_failures.append(f"{row['roi_id']}: {why}")
-                continue
-            record.update(
-                image_id=image_id,
-                image_rows=header.rows,
-                image_cols=header.cols,
-                split=info["split"],
-            )
-            roi_records.append(record)
-            indexed += 1
-        if indexed == 0:
-            xlog.exclude(
-                image_id,
-                source,
-                "image excluded: none of its ROIs is usable (" + "; ".join(roi_failures) + ")",
-                row=source_row,
-            )
-            continue
-        image_records.append(
-            {
-                "dataset": DATASET,
-                "image_id": image_id,
-                "patient_id": info["patient_id"],
-                "laterality": info["laterality"],
-                "view": info["view"],
-                "label": int(info["label"]),
-                "split": info["split"],
-                "dicom_path": dicom_path,
-                "abnormality_types": info["abnormality_types"],
-                "pathologies": info["pathologies"],
-                "breast_density": info["breast_density"],
-                "n_rois": int(info["n_rois"]),
-                "n_rois_indexed": indexed,
-                "image_rows": header.rows,
-                "image_cols": header.cols,
-                "source": info["source"],
-            }
-        )
-        log.debug("%s: full image via %s", image_id, how)
-
-    for subject, dirs in tree.items():
-        for files in dirs.values():
-            for path in files:
-                if path not in claimed:
-                    xlog.exclude(subject, path, "DICOM file that no description CSV row refers to")
-
-    images = pd.DataFrame(image_records, columns=IMAGE_COLUMNS)
-    images = images.sort_values("image_id").reset_index(drop=True)
-    rois = pd.DataFrame(roi_records, columns=ROI_COLUMNS)
-    rois = rois.sort_values(["image_id", "abnormality_id"]).reset_index(drop=True)
-    write_outputs(out, images, rois, xlog.items)
-    log.info(
-        "CBIS-DDSM index: %d images (%d malignant), %d ROIs, %d exclusions -> %s",
-        len(images),
-        int(images["label"].sum()) if len(images) else 0,
-        len(rois),
-        len(xlog.items),
-        out,
-    )
-    return IndexResult(images=images, rois=rois, exclusions=list(xlog.items))
+            xlog.exclude(roi_id, path, f"ROI file: {exc}")
+    return headers
 
 
 def _index_roi(
     row: pd.Series, tree: Tree, image_shape: tuple[int, int], xlog: ExclusionLog
 ) -> tuple[dict | None, str]:
-    """Find and classify the files of one ROI row; record exclusions; return the rois.csv record."""
+    """Find and classify the files of one ROI row; record exclusions; return the rois.csv record
+    (without the image's fields) or ``None`` and why."""
     roi_id = row["roi_id"]
-    dirs = tree.get(roi_id)
-    files = [f for group in (dirs or {}).values() for f in group]
-    if not files:
+    if not tree.get(roi_id):
         why = f"ROI files missing: no .dcm files under {TREE_DIR}/{roi_id}"
         xlog.exclude(roi_id, row["source"], why, row=int(row["source_row"]))
         return None, why
-    headers: dict[str, Header] = {}
-    for path in files:
-        try:
-            headers[path] = read_header(path)
-        except ValueError as exc:
-            xlog.exclude(roi_id, path, f"ROI file: {exc}")
+    headers = _read_roi_headers(row, tree, xlog)
     if not headers:
         why = "no readable DICOM file in the ROI folder"
         xlog.exclude(roi_id, row["source"], why, row=int(row["source_row"]))
@@ -754,8 +856,7 @@ def _index_roi(
     for path, reason in file_problems:
         xlog.exclude(roi_id, path, f"ROI file: {reason}")
     if problem is not None:
-        where = mask or os.path.join(os.path.dirname(files[0]))
-        xlog.exclude(roi_id, where, problem)
+        xlog.exclude(roi_id, mask or os.path.dirname(next(iter(headers))), problem)
         return None, problem
     assert mask is not None
     if crop is None:
@@ -764,22 +865,27 @@ def _index_roi(
             os.path.dirname(mask),
             "no cropped image found next to the mask; ROI kept with an empty crop_path",
         )
-    mask_header = headers[mask]
+    return _roi_record(row, mask, crop, headers[mask], image_shape), ""
+
+
+def _roi_record(
+    row: pd.Series, mask: str, crop: str | None, mask_header: Header, image_shape: tuple[int, int]
+) -> dict:
+    """The rois.csv fields of one ROI that do not come from its image."""
     matches = (mask_header.rows, mask_header.cols) == image_shape
     if not matches:
         log.info(
             "%s: mask %dx%d differs from its image %dx%d (kept)",
-            roi_id,
+            row["roi_id"],
             mask_header.rows,
             mask_header.cols,
             *image_shape,
         )
+    kind = row["abnormality_type"]
     return {
-        "roi_id": roi_id,
+        "roi_id": row["roi_id"],
         "abnormality_id": int(row["abnormality_id"]),
-        "abnormality_type": row["abnormality_type"]
-        if not is_missing(row["abnormality_type"])
-        else "",
+        "abnormality_type": "" if is_missing(kind) else kind,
         "pathology": row["pathology"],
         "label": PATHOLOGY_LABEL[row["pathology"]],
         "mask_path": mask,
@@ -788,12 +894,133 @@ def _index_roi(
         "mask_cols": mask_header.cols,
         "mask_matches_image": bool(matches),
         "source": f"{row['source']}:{row['source_row']}",
-    }, ""
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Index
+# --------------------------------------------------------------------------------------------
+
+
+def _index_images(
+    merged: pd.DataFrame, full: dict[str, _FullImage], tree: Tree, xlog: ExclusionLog
+) -> tuple[list[dict], list[dict]]:
+    """images.csv and rois.csv records of the merged rows (one image per kept listing)."""
+    info = aggregate_images(merged).set_index("image_id")
+    images: list[dict] = []
+    rois: list[dict] = []
+    for image_id, image_rows in merged.groupby("image_id", sort=True):
+        image = full[image_id]
+        assert image.header is not None
+        shape = (image.header.rows, image.header.cols)
+        records, failures = [], []
+        for _, row in image_rows.iterrows():
+            record, why = _index_roi(row, tree, shape, xlog)
+            if record is None:
+                failures.append(f"{row['roi_id']}: {why}")
+            else:
+                records.append(record)
+        if not records:
+            first = image_rows.iloc[0]
+            reason = "image excluded: none of its ROIs is usable (" + "; ".join(failures) + ")"
+            xlog.exclude(image_id, first["source"], reason, row=int(first["source_row"]))
+            continue
+        common = {"image_id": image_id, "split": info.loc[image_id, "split"]}
+        rois.extend(
+            {**r, **common, "image_rows": shape[0], "image_cols": shape[1]} for r in records
+        )
+        images.append(_image_record(image_id, info.loc[image_id], image, len(records)))
+    return images, rois
+
+
+def _image_record(image_id: str, info: pd.Series, image: _FullImage, indexed: int) -> dict:
+    """The images.csv record of one image (``info``: its row of :func:`aggregate_images`)."""
+    assert image.header is not None
+    return {
+        "dataset": DATASET,
+        "image_id": image_id,
+        "patient_id": info["patient_id"],
+        "laterality": info["laterality"],
+        "view": info["view"],
+        "label": int(info["label"]),
+        "split": info["split"],
+        "dicom_path": image.path,
+        "abnormality_types": info["abnormality_types"],
+        "pathologies": info["pathologies"],
+        "breast_density": info["breast_density"],
+        "n_rois": int(info["n_rois"]),
+        "n_rois_indexed": indexed,
+        "image_rows": image.header.rows,
+        "image_cols": image.header.cols,
+        "source": info["source"],
+    }
+
+
+def _subject_files(tree: Tree, subjects: set[str]) -> set[str]:
+    """Every .dcm file under the subject folders ``subjects`` (names not in the tree ignored)."""
+    return {f for s in subjects for files in tree.get(s, {}).values() for f in files}
+
+
+def _exclude_unreferenced(tree: Tree, claimed: set[str], xlog: ExclusionLog) -> None:
+    """List every .dcm file under ``CBIS-DDSM/`` that is not in ``claimed``: files of subjects no
+    CSV row names, and files of a full-image subject outside the series its row points at."""
+    for subject, dirs in tree.items():
+        for files in dirs.values():
+            for path in files:
+                if path not in claimed:
+                    xlog.exclude(subject, path, "DICOM file that no description CSV row refers to")
+
+
+def index_cbis_ddsm(
+    root: Path,
+    out: Path,
+    csv_dir: Path | None = None,
+    strict: bool = False,
+    official_overlap: str = "test",
+) -> IndexResult:
+    """Index a CBIS-DDSM download into ``OUT/images.csv``, ``rois.csv`` and ``exclusions.csv``.
+
+    Args:
+        root: folder holding ``CBIS-DDSM/`` (and ``metadata.csv`` when present).
+        out: output folder (created if missing).
+        csv_dir: folder of the description CSVs (default ``root``).
+        strict: raise :class:`DatasetError` at the first problem instead of excluding.
+        official_overlap: official set (``train``/``test``) of a view listed in both
+            (``split.cbis_ddsm.official_overlap`` in params.yaml).
+
+    Returns:
+        :class:`IndexResult` with ``images`` (:data:`IMAGE_COLUMNS`), ``rois``
+        (:data:`ROI_COLUMNS`) and the exclusions. See the module docstring for the rules.
+    """
+    root, out = Path(root), Path(out)
+    base = require_dataset_folder(
+        root,
+        TREE_DIR,
+        "CBIS-DDSM",
+        f"not a CBIS-DDSM download: expected a folder {TREE_DIR}/ (holding one folder per "
+        "SubjectID) inside this folder",
+    )
+    xlog = ExclusionLog(strict)
+    described = read_description_csvs(root if csv_dir is None else Path(csv_dir))
+    rows = _check_rows(described, xlog)
+    listings = plan_listings(rows, official_overlap)
+    tree = _scan_tree(base)
+    listings, full, claimed = _choose_full_images(listings, rows, tree, _read_metadata(root), xlog)
+    images, rois = _index_images(merge_listings(rows, listings), full, tree, xlog)
+    unusable = set(described["image_id"]) - set(rows["image_id"])
+    claimed |= _subject_files(tree, {*described["roi_id"], *unusable})
+    _exclude_unreferenced(tree, claimed, xlog)
+    roi_frame = pd.DataFrame(rois, columns=ROI_COLUMNS)
+    roi_frame = roi_frame.sort_values(["image_id", "abnormality_id"]).reset_index(drop=True)
+    return finish_index(
+        out, pd.DataFrame(images, columns=IMAGE_COLUMNS), roi_frame, xlog, "CBIS-DDSM"
+    )
 
 
 __all__ = [
     "CSV_FILES",
     "IMAGE_COLUMNS",
+    "LISTING_COLUMNS",
     "REQUIRED_COLUMNS",
     "ROI_COLUMNS",
     "ROW_COLUMNS",
@@ -801,6 +1028,9 @@ __all__ = [
     "aggregate_images",
     "find_description_csvs",
     "index_cbis_ddsm",
+    "merge_listings",
+    "plan_listings",
     "read_description_csv",
     "read_description_csvs",
+    "view_id",
 ]

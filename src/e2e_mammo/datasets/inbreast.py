@@ -40,10 +40,13 @@ import pandas as pd
 from e2e_mammo.datasets.index_common import (
     ExclusionLog,
     IndexResult,
+    dicom_folders,
+    finish_index,
     is_missing,
     read_header,
     read_table,
-    write_outputs,
+    require_dataset_folder,
+    same_values,
 )
 from e2e_mammo.errors import DatasetError
 
@@ -149,14 +152,142 @@ def read_inbreast_csv(path: Path) -> pd.DataFrame:
     return out[CSV_COLUMNS].reset_index(drop=True)
 
 
-def _scan_dicoms(base: Path) -> list[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        found.extend(
-            os.path.join(dirpath, f) for f in sorted(filenames) if f.lower().endswith(".dcm")
+def _rows_by_file_name(
+    table: pd.DataFrame, csv_path: Path, xlog: ExclusionLog
+) -> tuple[dict[str, pd.Series], set[str]]:
+    """One CSV row per File Name: bad names and repeats excluded (an exact repeat keeps the
+    first row; conflicting rows exclude the image). Returns the rows and the conflicting names."""
+    rows: dict[str, pd.Series] = {}
+    conflicting: set[str] = set()
+    content = [c for c in CSV_COLUMNS if c != "source_row"]
+    for _, row in table.iterrows():
+        name, line = row["file_name"], int(row["source_row"])
+        if not re.fullmatch(r"\d{8}", name or ""):
+            xlog.exclude(f"row {line}", csv_path, f"File Name {name!r} is not 8 digits", row=line)
+        elif name not in rows:
+            rows[name] = row
+        elif same_values(rows[name], row, content):
+            xlog.exclude(name, csv_path, f"duplicate of row {rows[name]['source_row']}", row=line)
+        else:
+            first = rows[name]["source_row"]
+            why = f"conflicting rows for the same File Name (also row {first})"
+            xlog.exclude(name, csv_path, why, row=line)
+            conflicting.add(name)
+    for name in sorted(conflicting):
+        line = int(rows.pop(name)["source_row"])
+        xlog.exclude(name, csv_path, "image excluded: conflicting CSV rows", row=line)
+    return rows, conflicting
+
+
+def _dicoms_by_file_name(
+    dicom_dir: Path, xlog: ExclusionLog
+) -> dict[str, list[tuple[str, re.Match[str]]]]:
+    """File Name -> the DICOM files named for it (with their name match); files whose name does
+    not follow :data:`FILE_NAME_RE` are excluded."""
+    files: dict[str, list[tuple[str, re.Match[str]]]] = {}
+    for path in (f for group in dicom_folders(dicom_dir).values() for f in group):
+        match = FILE_NAME_RE.match(os.path.basename(path))
+        if match is None:
+            xlog.exclude(
+                os.path.basename(path),
+                path,
+                "file name does not match the INbreast name pattern "
+                "<8-digit File Name>_<16-hex patient>_MG_<L|R>_<VIEW>_ANON.dcm",
+            )
+            continue
+        files.setdefault(match["file_name"], []).append((path, match))
+    return files
+
+
+def _one_dicom(
+    name: str,
+    row: pd.Series,
+    matches: list[tuple[str, re.Match[str]]],
+    csv_path: Path,
+    xlog: ExclusionLog,
+) -> tuple[str, re.Match[str]] | None:
+    """The one DICOM of a CSV row whose name agrees with the row, or ``None`` (excluded)."""
+    line = int(row["source_row"])
+    if not matches:
+        why = f"no DICOM file {name}_*.dcm in {DICOM_DIR}/ (missing)"
+        xlog.exclude(name, csv_path, why, row=line)
+        return None
+    if len(matches) > 1:
+        names = ", ".join(os.path.basename(p) for p, _ in matches)
+        xlog.exclude(name, matches[0][0], f"{len(matches)} DICOM files for one File Name: {names}")
+        return None
+    path, match = matches[0]
+    view = VIEW_TOKENS.get(match["view"], match["view"])
+    if match["side"] != row["laterality"] or view != row["view"]:
+        xlog.exclude(
+            name,
+            path,
+            f"file name says {match['side']} {match['view']} but {CSV_NAME} row {line} says "
+            f"{row['laterality']} {row['view']}",
         )
-    return found
+        return None
+    return path, match
+
+
+def _row_label(name: str, row: pd.Series, csv_path: Path, xlog: ExclusionLog) -> int | None:
+    """The row's label, or ``None`` (excluded: BI-RADS 3 or an unknown value)."""
+    line = int(row["source_row"])
+    try:
+        label = birads_label(row["birads"])
+    except ValueError as exc:
+        xlog.exclude(name, csv_path, str(exc), row=line)
+        return None
+    if label is None:
+        why = "BI-RADS 3 (probably benign): excluded from labelling, as in Shen et al. 2019"
+        xlog.exclude(name, csv_path, why, row=line)
+    return label
+
+
+def _index_image(
+    name: str,
+    row: pd.Series,
+    matches: list[tuple[str, re.Match[str]]],
+    csv_path: Path,
+    xml_paths: dict[str, str],
+    xlog: ExclusionLog,
+) -> dict | None:
+    """The images.csv record of one CSV row and its DICOM, or ``None`` (excluded)."""
+    found = _one_dicom(name, row, matches, csv_path, xlog)
+    if found is None:
+        return None
+    label = _row_label(name, row, csv_path, xlog)
+    if label is None:
+        return None
+    path, match = found
+    try:
+        header = read_header(path)
+    except ValueError as exc:
+        xlog.exclude(name, path, str(exc))
+        return None
+    return {
+        "dataset": DATASET,
+        "image_id": name,
+        "patient_id": match["patient"],
+        "laterality": row["laterality"],
+        "view": row["view"],
+        "label": label,
+        "split": "",
+        "dicom_path": path,
+        "birads": row["birads"],
+        "acr": "" if is_missing(row["acr"]) else row["acr"],
+        "acquisition_date": row["acquisition_date"],
+        "xml_path": xml_paths.get(name, ""),
+        "image_rows": header.rows,
+        "image_cols": header.cols,
+        "source": f"{csv_path}:{int(row['source_row'])}",
+    }
+
+
+def _xml_paths(xml_dir: Path) -> dict[str, str]:
+    """File Name -> ``AllXML/<File Name>.xml`` for the XML files present."""
+    if not xml_dir.is_dir():
+        return {}
+    return {n[: -len(".xml")]: str(xml_dir / n) for n in os.listdir(xml_dir) if n.endswith(".xml")}
 
 
 def index_inbreast(root: Path, out: Path, strict: bool = False) -> IndexResult:
@@ -171,155 +302,31 @@ def index_inbreast(root: Path, out: Path, strict: bool = False) -> IndexResult:
         :class:`IndexResult` with ``images`` (:data:`IMAGE_COLUMNS`, sorted by ``image_id``),
         ``rois=None`` and the exclusions. See the module docstring for the rules.
     """
-    root = Path(root)
-    out = Path(out)
-    if not root.is_dir():
-        raise DatasetError(root, "INbreast root folder does not exist")
-    dicom_dir = root / DICOM_DIR
-    if not dicom_dir.is_dir():
-        raise DatasetError(
-            root,
-            f"not an INbreast release folder: expected {DICOM_DIR}/ (and {CSV_NAME}) inside it",
-        )
+    root, out = Path(root), Path(out)
+    dicom_dir = require_dataset_folder(
+        root,
+        DICOM_DIR,
+        "INbreast",
+        f"not an INbreast release folder: expected {DICOM_DIR}/ (and {CSV_NAME}) inside it",
+    )
     csv_path = root / CSV_NAME
     if not csv_path.is_file():
         raise DatasetError(csv_path, f"{CSV_NAME} not found in the INbreast release folder {root}")
     table = read_inbreast_csv(csv_path)
     xlog = ExclusionLog(strict)
-
-    # --- CSV rows: one per File Name
-    rows: dict[str, pd.Series] = {}
-    conflicting: set[str] = set()
-    content = [c for c in CSV_COLUMNS if c != "source_row"]
-    for _, row in table.iterrows():
-        name = row["file_name"]
-        line = int(row["source_row"])
-        if not re.fullmatch(r"\d{8}", name or ""):
-            xlog.exclude(f"row {line}", csv_path, f"File Name {name!r} is not 8 digits", row=line)
-            continue
-        if name in rows:
-            first = rows[name]
-            same = all(
-                (is_missing(first[c]) and is_missing(row[c])) or first[c] == row[c] for c in content
-            )
-            if same:
-                xlog.exclude(name, csv_path, f"duplicate of row {first['source_row']}", row=line)
-            else:
-                xlog.exclude(
-                    name,
-                    csv_path,
-                    f"conflicting rows for the same File Name (also row {first['source_row']})",
-                    row=line,
-                )
-                conflicting.add(name)
-            continue
-        rows[name] = row
-    for name in sorted(conflicting):
-        line = int(rows[name]["source_row"])
-        xlog.exclude(name, csv_path, "image excluded: conflicting CSV rows", row=line)
-        del rows[name]
-
-    # --- DICOM files: one per File Name
-    files: dict[str, list[tuple[str, re.Match[str]]]] = {}
-    for path in _scan_dicoms(dicom_dir):
-        match = FILE_NAME_RE.match(os.path.basename(path))
-        if match is None:
-            xlog.exclude(
-                os.path.basename(path),
-                path,
-                "file name does not match the INbreast name pattern "
-                "<8-digit File Name>_<16-hex patient>_MG_<L|R>_<VIEW>_ANON.dcm",
-            )
-            continue
-        files.setdefault(match["file_name"], []).append((path, match))
-
-    xml_dir = root / XML_DIR
-    xml_names = set(os.listdir(xml_dir)) if xml_dir.is_dir() else set()
+    rows, conflicting = _rows_by_file_name(table, csv_path, xlog)
+    files = _dicoms_by_file_name(dicom_dir, xlog)
+    xml_paths = _xml_paths(root / XML_DIR)
     records = []
     for name in sorted(set(files) | set(rows)):
-        row = rows.get(name)
-        matches = files.get(name, [])
-        line = int(row["source_row"]) if row is not None else None
-        if row is None:
-            if name in conflicting:
-                continue
-            for path, _ in matches:
+        if name in rows:
+            record = _index_image(name, rows[name], files.get(name, []), csv_path, xml_paths, xlog)
+            records.extend([record] if record else [])
+        elif name not in conflicting:
+            for path, _ in files[name]:
                 xlog.exclude(name, path, f"DICOM file without a row in {CSV_NAME}")
-            continue
-        if not matches:
-            xlog.exclude(
-                name, csv_path, f"no DICOM file {name}_*.dcm in {DICOM_DIR}/ (missing)", row=line
-            )
-            continue
-        if len(matches) > 1:
-            xlog.exclude(
-                name,
-                matches[0][0],
-                f"{len(matches)} DICOM files for one File Name: "
-                + ", ".join(os.path.basename(p) for p, _ in matches),
-            )
-            continue
-        path, match = matches[0]
-        side = match["side"]
-        view = VIEW_TOKENS.get(match["view"], match["view"])
-        if side != row["laterality"] or view != row["view"]:
-            xlog.exclude(
-                name,
-                path,
-                f"file name says {side} {match['view']} but {CSV_NAME} row {line} says "
-                f"{row['laterality']} {row['view']}",
-            )
-            continue
-        try:
-            label = birads_label(row["birads"])
-        except ValueError as exc:
-            xlog.exclude(name, csv_path, str(exc), row=line)
-            continue
-        if label is None:
-            xlog.exclude(
-                name,
-                csv_path,
-                "BI-RADS 3 (probably benign): excluded from labelling, as in Shen et al. 2019",
-                row=line,
-            )
-            continue
-        try:
-            header = read_header(path)
-        except ValueError as exc:
-            xlog.exclude(name, path, str(exc))
-            continue
-        xml = f"{name}.xml"
-        records.append(
-            {
-                "dataset": DATASET,
-                "image_id": name,
-                "patient_id": match["patient"],
-                "laterality": row["laterality"],
-                "view": row["view"],
-                "label": label,
-                "split": "",
-                "dicom_path": path,
-                "birads": row["birads"],
-                "acr": "" if is_missing(row["acr"]) else row["acr"],
-                "acquisition_date": row["acquisition_date"],
-                "xml_path": str(xml_dir / xml) if xml in xml_names else "",
-                "image_rows": header.rows,
-                "image_cols": header.cols,
-                "source": f"{csv_path}:{line}",
-            }
-        )
-
     images = pd.DataFrame(records, columns=IMAGE_COLUMNS)
-    images = images.sort_values("image_id").reset_index(drop=True)
-    write_outputs(out, images, None, xlog.items)
-    log.info(
-        "INbreast index: %d images (%d positive), %d exclusions -> %s",
-        len(images),
-        int(images["label"].sum()) if len(images) else 0,
-        len(xlog.items),
-        out,
-    )
-    return IndexResult(images=images, rois=None, exclusions=list(xlog.items))
+    return finish_index(out, images, None, xlog, "INbreast")
 
 
 __all__ = [

@@ -2,11 +2,16 @@
 
 - :class:`IndexResult`, what both indexers return;
 - :class:`ExclusionLog`, which either records an :class:`Exclusion` or, in strict mode, raises a
-  :class:`~e2e_mammo.errors.DatasetError` naming the file (and CSV row) at the first problem;
+  :class:`~e2e_mammo.errors.DatasetError` naming the file (and CSV row) at the first problem
+  (:meth:`ExclusionLog.record` records a leave-out that is not a problem, even in strict mode);
+- :func:`require_dataset_folder`, the two hard errors every indexer starts with;
 - :func:`read_table`, a careful CSV reader (delimiter check, empty file, missing columns,
-  column-name normalisation, stripped string values);
+  column-name normalisation, stripped string values), and :func:`same_values`, which tells an
+  exact duplicate record from a conflicting one;
+- :func:`dicom_folders`, one sorted walk of a folder's ``.dcm`` files;
 - :func:`read_header`, a header-only DICOM read with a truncation check;
-- :func:`write_outputs`, the atomic writing of ``images.csv``, ``rois.csv`` and ``exclusions.csv``.
+- :func:`write_outputs`, the atomic writing of ``images.csv``, ``rois.csv`` and ``exclusions.csv``,
+  and :func:`finish_index`, which sorts, writes, logs and returns an :class:`IndexResult`.
 
 CSV row numbers in messages are **1-based data-record numbers** (the header is row 0); a record may
 span several physical lines when a quoted field holds a line feed, as in the CBIS-DDSM CSVs.
@@ -60,9 +65,33 @@ class ExclusionLog:
         """Leave ``item`` out for ``reason``; ``path`` (and ``row``) say where it came from."""
         if self.strict:
             raise DatasetError(path, f"{item}: {reason}", row=row)
+        self.record(item, path, reason, row=row)
+
+    def record(self, item: str, path: str | Path, reason: str, row: int | None = None) -> None:
+        """Record ``item`` as left out for ``reason``, also in strict mode.
+
+        For leave-outs that are part of the data rather than a problem with it (a CBIS-DDSM
+        scan listed twice keeps one DICOM; the other is recorded here).
+        """
         source = str(path) if row is None else f"{path}:{row}"
         log.debug("excluded %s (%s): %s", item, source, reason)
         self.items.append(Exclusion(STAGE, str(item), source, reason))
+
+
+def require_dataset_folder(root: Path, subfolder: str, dataset: str, problem: str) -> Path:
+    """``root/subfolder``, after checking both exist.
+
+    Raises:
+        DatasetError: naming ``root``: ``<dataset> root folder does not exist``, or ``problem``
+            when ``root`` has no ``subfolder``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(root, f"{dataset} root folder does not exist")
+    folder = root / subfolder
+    if not folder.is_dir():
+        raise DatasetError(root, problem)
+    return folder
 
 
 def normalise_column(name: str) -> str:
@@ -75,6 +104,27 @@ def is_missing(value: object) -> bool:
     if value is None or (isinstance(value, float) and value != value):
         return True
     return str(value).strip().upper() in MISSING_TOKENS
+
+
+def same_values(first: pd.Series, second: pd.Series, columns: list[str]) -> bool:
+    """Whether two records agree on ``columns`` (two missing values count as equal)."""
+    return all(
+        (is_missing(first[c]) and is_missing(second[c])) or first[c] == second[c] for c in columns
+    )
+
+
+def dicom_folders(top: Path) -> dict[tuple[str, ...], list[str]]:
+    """One sorted walk of ``top``: folder parts below ``top`` -> its ``.dcm`` paths (sorted).
+
+    Folders without ``.dcm`` files are left out; ``.dcm`` matches in any letter case.
+    """
+    found: dict[tuple[str, ...], list[str]] = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        dcms = sorted(f for f in filenames if f.lower().endswith(".dcm"))
+        if dcms:
+            found[Path(dirpath).relative_to(top).parts] = [os.path.join(dirpath, f) for f in dcms]
+    return found
 
 
 def read_table(
@@ -99,25 +149,8 @@ def read_table(
     Raises:
         DatasetError: unreadable file, wrong delimiter, no data rows, or a missing column.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(path, f"cannot read the file: {exc}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    header = text.split("\n", 1)[0]
-    if not header.strip():
-        raise DatasetError(path, "the CSV file is empty (no header line)")
-    candidates = allowed_delimiters or (delimiter,)
-    sep = next((d for d in candidates if d in header), None)
-    others = [name for d, name in ((";", "';'"), ("\t", "tab"), (",", "','")) if d in header]
-    if sep is None:
-        named = {",": "comma", ";": "semicolon", "\t": "tab"}
-        expected = " or ".join(f"{named.get(d, repr(d))}-separated" for d in candidates)
-        found = f"; the header looks {others[0]}-separated" if others else ""
-        raise DatasetError(path, f"expected {expected} values{found}: {header.strip()[:120]!r}")
+    text = _read_text(path)
+    sep = _delimiter(path, text.split("\n", 1)[0], allowed_delimiters or (delimiter,))
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -143,6 +176,33 @@ def read_table(
         frame[column] = frame[column].astype(str).str.strip()
     frame["_row"] = range(1, len(frame) + 1)
     return frame
+
+
+def _read_text(path: Path) -> str:
+    """The file's text (UTF-8, with or without BOM; else Latin-1)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read the file: {exc}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _delimiter(path: Path, header: str, candidates: tuple[str, ...]) -> str:
+    """The first of ``candidates`` found in the header line, else a :class:`DatasetError` that
+    says which delimiter the header seems to use."""
+    if not header.strip():
+        raise DatasetError(path, "the CSV file is empty (no header line)")
+    sep = next((d for d in candidates if d in header), None)
+    if sep is not None:
+        return sep
+    others = [name for d, name in ((";", "';'"), ("\t", "tab"), (",", "','")) if d in header]
+    named = {",": "comma", ";": "semicolon", "\t": "tab"}
+    expected = " or ".join(f"{named.get(d, repr(d))}-separated" for d in candidates)
+    found = f"; the header looks {others[0]}-separated" if others else ""
+    raise DatasetError(path, f"expected {expected} values{found}: {header.strip()[:120]!r}")
 
 
 @dataclass(frozen=True)
@@ -217,3 +277,24 @@ def write_outputs(
         atomic_write_csv(rois, out / "rois.csv")
     atomic_write_csv(images, out / "images.csv")
     write_exclusions(exclusions, out / "exclusions.csv")
+
+
+def finish_index(
+    out: Path, images: pd.DataFrame, rois: pd.DataFrame | None, xlog: ExclusionLog, dataset: str
+) -> IndexResult:
+    """Sort ``images`` by ``image_id``, write the outputs to ``out``, log a summary, return them.
+
+    ``rois`` is written as given (or not at all when ``None``).
+    """
+    images = images.sort_values("image_id").reset_index(drop=True)
+    write_outputs(out, images, rois, xlog.items)
+    log.info(
+        "%s index: %d images (%d positive)%s, %d exclusions -> %s",
+        dataset,
+        len(images),
+        int(images["label"].sum()) if len(images) else 0,
+        "" if rois is None else f", {len(rois)} ROIs",
+        len(xlog.items),
+        out,
+    )
+    return IndexResult(images=images, rois=rois, exclusions=list(xlog.items))

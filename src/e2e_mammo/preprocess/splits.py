@@ -9,7 +9,9 @@ Modes:
   official training patients. The real CSVs hold 31 patients in both official sets (data-formats
   section 1.5); such a patient is kept on one side only (``official_overlap``, default ``test`` so
   that the official test set stays whole) and the images on the other side are reported in the
-  exclusions, never silently dropped.
+  exclusions, never silently dropped. :func:`official_side` is that rule; the CBIS-DDSM indexer
+  applies it too, to a view listed in both official sets (one scan under a Mass- and a Calc-
+  SubjectID).
 * ``holdout`` (INbreast): 70/30 train/val by patient, stratified. The paper calls INbreast's
   held-out 30% the *validation* set, so it is named ``val`` here.
 
@@ -20,15 +22,19 @@ so even tiny datasets split without failing and the same seed gives the same spl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from e2e_mammo.constants import SPLITS
 from e2e_mammo.exclusions import Exclusion
 
 SPLIT_COLUMNS = ["image_id", "patient_id", "split", "label"]
 MODES = ("paper", "official", "holdout")
+#: the two sets of the CBIS-DDSM description CSVs (``*_train_set.csv``, ``*_test_set.csv``)
+OFFICIAL_SETS = ("train", "test")
 
 
 @dataclass
@@ -38,6 +44,31 @@ class SplitResult:
     splits: pd.DataFrame
     summary: pd.DataFrame
     exclusions: list[Exclusion] = field(default_factory=list)
+
+
+def official_side(sets: Iterable[str], overlap: str = "test") -> str:
+    """The one official set for a patient or view listed in ``sets``.
+
+    The set itself when every listing agrees; ``overlap`` (``official_overlap``) when the
+    listings are in both the official train and the official test set.
+
+    Raises:
+        ValueError: ``overlap`` or a listed set is not ``train``/``test``, or ``sets`` is empty.
+    """
+    found = set(sets)
+    check_official_sets(overlap, found)
+    if not found:
+        raise ValueError("official split needs at least one listing (train or test)")
+    return found.pop() if len(found) == 1 else overlap
+
+
+def check_official_sets(overlap: str, sets: Iterable[str] = ()) -> None:
+    """Raise ``ValueError`` unless ``overlap`` and every value of ``sets`` is train or test."""
+    if overlap not in OFFICIAL_SETS:
+        raise ValueError(f"official_overlap must be 'train' or 'test', got {overlap!r}")
+    bad = sorted(set(sets) - set(OFFICIAL_SETS))
+    if bad:
+        raise ValueError(f"official split needs split values train/test, found {bad}")
 
 
 def patient_labels(images: pd.DataFrame) -> pd.Series:
@@ -109,7 +140,7 @@ def summarize(splits: pd.DataFrame) -> pd.DataFrame:
                 "positive_patients": int(part.groupby("patient_id")["label"].max().sum()),
             }
         )
-    order = {"train": 0, "val": 1, "test": 2}
+    order = {name: i for i, name in enumerate(SPLITS)}
     frame = pd.DataFrame(rows)
     return frame.sort_values("split", key=lambda s: s.map(order)).reset_index(drop=True)
 
@@ -129,15 +160,10 @@ def split_official(
     images: pd.DataFrame, seed: int, val_frac: float = 0.10, overlap: str = "test"
 ) -> tuple[pd.DataFrame, list[Exclusion]]:
     """The CSVs' official train/test, validation from train; overlapping patients on one side."""
-    if overlap not in ("train", "test"):
-        raise ValueError(f"official_overlap must be 'train' or 'test', got {overlap!r}")
     official = images["split"].astype(str)
-    bad = sorted(set(official) - {"train", "test"})
-    if bad:
-        raise ValueError(f"official split needs split values train/test, found {bad}")
-    sides = images.groupby("patient_id")["split"].nunique()
-    both = set(sides.index[sides > 1])
-    drop = images["patient_id"].isin(both) & (official != overlap)
+    check_official_sets(overlap, official)
+    side = official.groupby(images["patient_id"]).agg(lambda sets: official_side(sets, overlap))
+    drop = official != images["patient_id"].map(side)
     exclusions = [
         Exclusion(
             stage="split",

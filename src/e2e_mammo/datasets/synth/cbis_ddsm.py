@@ -16,9 +16,16 @@
 Quirks reproduced: the mask at ``1-1.dcm`` or ``1-2.dcm`` (~50/50); 2-file series described
 ``cropped images`` (~12 %); ROIs split over two study/series folders (~5 %, mostly masses);
 masks a few pixels off the full-image size (~3 %); non-contiguous abnormality ids; a patient in
-both a train and a test CSV; a view under both a Mass- and a Calc- prefix (the same picture,
-written twice with different UIDs); ``NA`` descriptors; one calc-test patient with density ``0``
-and one mass-train row with subtlety ``0`` (as in the real files, when ``n_patients >= 20``).
+both a train and a test CSV; ``NA`` descriptors; one calc-test patient with density ``0`` and one
+mass-train row with subtlety ``0`` (as in the real files, when ``n_patients >= 20``).
+
+Views listed twice (71 views of the real CSVs, data-formats §1.1): for ``max(2, 4 %)`` of the
+patients (fewer when there are fewer patients), every view of one breast is also listed under
+the other abnormality's prefix, with a lesion of that kind of its own: the same picture written
+as a second full-image DICOM with different UIDs, and the ROI numbered after the breast's other
+ROIs (as in the real data, whose ids of one view run across the two lists). Every second such
+patient has the extra listing in the other official set (like ``Mass-Test``/``Calc-Training``
+``P_00016``), the others in the same one (like ``Mass-Training``/``Calc-Training`` ``P_00710``).
 
 The output folder is built in ``out.parent/.<out.name>.partial`` and renamed to ``out`` at the
 end, so an interrupted run never leaves a tree at ``out`` that looks complete.
@@ -28,11 +35,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,14 +42,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from e2e_mammo.datasets.cbis_ddsm import CSV_FILES as DESCRIPTION_CSVS
 from e2e_mammo.datasets.synth.dicom_writer import make_uid, write_dicom
-from e2e_mammo.datasets.synth.phantom import Finding, render_mammogram
+from e2e_mammo.datasets.synth.phantom import Finding, Rendered, render_mammogram
+from e2e_mammo.datasets.synth.staging import staged_output
+from e2e_mammo.logs import Progress
 
 __all__ = [
-    "Progress",
     "jitter_size",
-    "staged_output",
     "CSV_FILES",
+    "FULL_DATE",
+    "ROI_DATE",
     "MASS_HEADER",
     "CALC_HEADER",
     "METADATA_HEADER",
@@ -83,12 +88,8 @@ METADATA_HEADER = [
     "File Location",
     "Download Timestamp",
 ]
-CSV_FILES = {
-    "Mass-Training": "mass_case_description_train_set.csv",
-    "Mass-Test": "mass_case_description_test_set.csv",
-    "Calc-Training": "calc_case_description_train_set.csv",
-    "Calc-Test": "calc_case_description_test_set.csv",
-}
+#: SubjectID prefix -> description CSV name (the indexer's :data:`CSV_FILES`, keyed by prefix)
+CSV_FILES = {prefix: name for name, (_, _, prefix) in DESCRIPTION_CSVS.items()}
 FULL_DATE = {
     "Mass-Training": "07-20-2016",
     "Calc-Training": "08-07-2016",
@@ -147,46 +148,6 @@ _CALC_BEN = {
     ],
     "dist": ["CLUSTERED", "REGIONAL", "DIFFUSELY_SCATTERED", "SEGMENTAL", "NA", "NA"],
 }
-
-
-@contextmanager
-def staged_output(out: Path) -> Iterator[Path]:
-    """Build a tree in ``out.parent/.<name>.partial`` and rename it to ``out`` only on success.
-
-    A crash leaves only the hidden ``.partial`` folder (removed on the next run); ``out`` itself
-    either does not exist or is a complete earlier tree, never a half-written one.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.parent / f".{out.name}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir()
-    try:
-        yield partial
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old.{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(partial, out)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-class Progress:
-    """Prints one line to stderr per ~10 % of ``total`` items."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self.label = label
-        self.total = max(total, 1)
-        self.step = max(1, -(-self.total // 10))
-
-    def update(self, done: int) -> None:
-        if done % self.step == 0 or done == self.total:
-            pct = 100 * done // self.total
-            print(f"{self.label}: {done}/{self.total} patients ({pct}%)", file=sys.stderr)
 
 
 def jitter_size(
@@ -281,77 +242,105 @@ def _prefix(kind: str, test: bool) -> str:
     return ("Mass" if kind == "mass" else "Calc") + ("-Test" if test else "-Training")
 
 
-def _plan(n_patients: int, image_size: tuple[int, int], rng: np.random.Generator) -> list[_Scan]:
+def _draw_patients(
+    n_patients: int, rng: np.random.Generator
+) -> tuple[list[str], set[str], dict[str, str]]:
+    """Patient ids (sorted), the official-test patients (20 %) and each patient's lesion kind."""
     numbers = sorted(
         int(i) for i in rng.choice(np.arange(1, max(2600, 20 * n_patients)), n_patients, False)
     )
     patients = [f"P_{i:05d}" for i in numbers]
     n_test = int(round(0.2 * n_patients)) if n_patients >= 2 else 0
     test = set(rng.permutation(patients)[:n_test].tolist())
-    scans: list[_Scan] = []
-    per_patient: dict[str, list[_Scan]] = {}
     # alternate mass/calc within each split so that small runs still fill all four CSVs
     kinds: dict[str, str] = {}
     for group in ([p for p in patients if p in test], [p for p in patients if p not in test]):
         start = int(rng.integers(2))
         for i, pid in enumerate(rng.permutation(group).tolist()):
             kinds[pid] = "mass" if (i + start) % 2 == 0 else "calc"
-    for pid in patients:
-        kind = kinds[pid]
-        density = int(rng.choice([1, 2, 3, 4], p=[0.15, 0.4, 0.3, 0.15]))
-        sides = ["LEFT", "RIGHT"] if rng.random() < 0.2 else [_choice(rng, ["LEFT", "RIGHT"])]
-        mine: list[_Scan] = []
-        for side in sides:
-            views = ["CC", "MLO"] if rng.random() < 0.75 else [_choice(rng, ["CC", "MLO"])]
-            k = int(rng.choice([1, 2, 3], p=[0.8, 0.15, 0.05]))
-            first = _pathology(kind, rng)
-            paths = [
-                first if (i == 0 or rng.random() < 0.85) else _pathology(kind, rng)
-                for i in range(k)
-            ]
-            lesions = [
-                _make_lesion(kind, p, a, rng) for p, a in zip(paths, _abn_ids(k, rng), strict=True)
-            ]
-            for view in views:
-                scan = _Scan(
-                    pid, side, view, density, jitter_size(image_size, rng), int(rng.integers(2**62))
-                )
-                prefix = _prefix(kind, pid in test)
-                for i, les in enumerate(lesions):
-                    scan.lesions.append(les)
-                    scan.rois.append(_Roi(les, prefix, i))
-                mine.append(scan)
-        per_patient[pid] = mine
-        scans.extend(mine)
+    return patients, test, kinds
 
-    train = [p for p in patients if p not in test and len({s.side for s in per_patient[p]}) == 1]
-    if len(train) >= 1 and test:
-        # a patient in both a train and a test CSV (mass-train ∩ calc-test in the real data)
-        pid = train[0]
-        base = per_patient[pid][0]
-        kind = "calc" if base.lesions[0].kind == "mass" else "mass"
-        side = "RIGHT" if base.side == "LEFT" else "LEFT"
-        les = _make_lesion(kind, _pathology(kind, rng), 1, rng)
-        for view in ("CC", "MLO"):
-            scan = _Scan(
-                pid,
-                side,
-                view,
-                base.density,
-                jitter_size(image_size, rng),
-                int(rng.integers(2**62)),
-                [les],
-                [_Roi(les, _prefix(kind, True), 0)],
-            )
+
+def _patient_scans(
+    pid: str, kind: str, in_test: bool, image_size: tuple[int, int], rng: np.random.Generator
+) -> list[_Scan]:
+    """The scans of one patient: one or two breasts, one or two views, 1-3 lesions per breast."""
+    density = int(rng.choice([1, 2, 3, 4], p=[0.15, 0.4, 0.3, 0.15]))
+    sides = ["LEFT", "RIGHT"] if rng.random() < 0.2 else [_choice(rng, ["LEFT", "RIGHT"])]
+    scans: list[_Scan] = []
+    for side in sides:
+        views = ["CC", "MLO"] if rng.random() < 0.75 else [_choice(rng, ["CC", "MLO"])]
+        k = int(rng.choice([1, 2, 3], p=[0.8, 0.15, 0.05]))
+        first = _pathology(kind, rng)
+        paths = [
+            first if (i == 0 or rng.random() < 0.85) else _pathology(kind, rng) for i in range(k)
+        ]
+        lesions = [
+            _make_lesion(kind, p, a, rng) for p, a in zip(paths, _abn_ids(k, rng), strict=True)
+        ]
+        for view in views:
+            seed = int(rng.integers(2**62))
+            scan = _Scan(pid, side, view, density, jitter_size(image_size, rng), seed)
+            for i, les in enumerate(lesions):
+                scan.lesions.append(les)
+                scan.rois.append(_Roi(les, _prefix(kind, in_test), i))
             scans.append(scan)
-    if len(train) >= 2:
-        # one view under both a Mass- and a Calc- prefix: same picture, separate DICOMs
-        scan = per_patient[train[1]][0]
-        kind = "calc" if scan.lesions[0].kind == "mass" else "mass"
-        les = _make_lesion(kind, scan.lesions[0].pathology, 1, rng)
-        scan.lesions.append(les)
-        scan.rois.append(_Roi(les, _prefix(kind, False), len(scan.lesions) - 1))
     return scans
+
+
+def _other_kind(kind: str) -> str:
+    return "calc" if kind == "mass" else "mass"
+
+
+def _patient_in_both_sets(
+    base: _Scan, image_size: tuple[int, int], rng: np.random.Generator
+) -> list[_Scan]:
+    """Two scans of the other breast of a training patient, listed in a test CSV with a lesion
+    of the other kind (mass-train ∩ calc-test in the real data)."""
+    kind = _other_kind(base.lesions[0].kind)
+    side = "RIGHT" if base.side == "LEFT" else "LEFT"
+    les = _make_lesion(kind, _pathology(kind, rng), 1, rng)
+    return [
+        _Scan(
+            base.patient,
+            side,
+            view,
+            base.density,
+            jitter_size(image_size, rng),
+            int(rng.integers(2**62)),
+            [les],
+            [_Roi(les, _prefix(kind, True), 0)],
+        )
+        for view in ("CC", "MLO")
+    ]
+
+
+def _list_breast_twice(scans: list[_Scan], in_test: bool, rng: np.random.Generator) -> None:
+    """Also list every view of one breast (``scans``) under the other kind's prefix (official set
+    ``test`` when ``in_test``), with a lesion of that kind numbered after the breast's ids."""
+    kind = _other_kind(scans[0].lesions[0].kind)
+    abn_id = max(les.abn_id for les in scans[0].lesions) + 1
+    les = _make_lesion(kind, _pathology(kind, rng), abn_id, rng)
+    for scan in scans:
+        scan.lesions.append(les)
+        scan.rois.append(_Roi(les, _prefix(kind, in_test), len(scan.lesions) - 1))
+
+
+def _plan(n_patients: int, image_size: tuple[int, int], rng: np.random.Generator) -> list[_Scan]:
+    """Every scan to write, grouped by patient (see the module docstring for the quirks)."""
+    patients, test, kinds = _draw_patients(n_patients, rng)
+    per_patient = {
+        pid: _patient_scans(pid, kinds[pid], pid in test, image_size, rng) for pid in patients
+    }
+    train = [p for p in patients if p not in test and len({s.side for s in per_patient[p]}) == 1]
+    both = train[0] if train and test else None
+    if both is not None:
+        per_patient[both] += _patient_in_both_sets(per_patient[both][0], image_size, rng)
+    others = [p for p in rng.permutation(patients).tolist() if p != both]
+    for i, pid in enumerate(others[: max(2, round(0.04 * n_patients))]):
+        breast = [s for s in per_patient[pid] if s.side == per_patient[pid][0].side]
+        _list_breast_twice(breast, (pid in test) != (i % 2 == 1), rng)
+    return [scan for pid in patients for scan in per_patient[pid]]
 
 
 def _assign_quirks(scans: list[_Scan], n_patients: int, rng: np.random.Generator) -> None:
@@ -393,7 +382,20 @@ def _size_str(n_bytes: int) -> str:
     return f"{n_bytes / 1024:.2f} KB"
 
 
+@dataclass(frozen=True)
+class _Series:
+    """One series to write: where it goes and what its header and metadata.csv row say."""
+
+    subject: str
+    study: str
+    series: str
+    date: str
+    desc: str
+
+
 class _Writer:
+    """Writes series in the chosen layout, draws their UIDs and keeps the metadata.csv rows."""
+
     def __init__(self, root: Path, layout: str, rng: np.random.Generator) -> None:
         self.root = root
         self.layout = layout
@@ -401,42 +403,41 @@ class _Writer:
         self.series: list[list[str]] = []
         self.t0 = datetime(2023, 5, 24, 2, 45, 44, 375000)
 
-    def folder(
-        self, subject: str, date: str, study: str, series: str, desc: str, style: tuple[bool, bool]
-    ) -> Path:
+    def uids(self, n: int) -> list[str]:
+        """``n`` fresh UIDs."""
+        return [make_uid(self.rng) for _ in range(n)]
+
+    def style(self) -> tuple[bool, bool]:
+        """A subject's descriptive naming variant: (``-NA-`` in the study, ``1.000000-`` prefix)."""
+        return bool(self.rng.random() < 0.85), bool(self.rng.random() < 0.85)
+
+    def folder(self, s: _Series, style: tuple[bool, bool]) -> Path:
+        """The series folder below the root, in the writer's layout."""
         if self.layout == "classic":
-            return Path("CBIS-DDSM") / subject / study / series
+            return Path("CBIS-DDSM") / s.subject / s.study / s.series
         with_na, long_prefix = style
-        study_dir = f"{date}-DDSM-{'NA-' if with_na else ''}{study[-5:]}"
-        series_dir = f"{'1.000000' if long_prefix else '1'}-{desc}-{series[-5:]}"
-        return Path("CBIS-DDSM") / subject / study_dir / series_dir
+        study_dir = f"{s.date}-DDSM-{'NA-' if with_na else ''}{s.study[-5:]}"
+        series_dir = f"{'1.000000' if long_prefix else '1'}-{s.desc}-{s.series[-5:]}"
+        return Path("CBIS-DDSM") / s.subject / study_dir / series_dir
 
     def write_series(
-        self,
-        rel: Path,
-        files: list[tuple[np.ndarray, str]],
-        *,
-        subject: str,
-        study: str,
-        series: str,
-        date: str,
-        desc: str,
-        side: str,
-        view: str,
+        self, s: _Series, style: tuple[bool, bool], files: list[tuple[np.ndarray, str]], scan: _Scan
     ) -> None:
+        """Write ``files`` ((pixels, SOP UID) pairs) as ``1-1.dcm``, ``1-2.dcm`` of one series."""
+        rel = self.folder(s, style)
         total = 0
         for i, (pixels, sop) in enumerate(files, start=1):
             path = write_dicom(
                 self.root / rel / f"1-{i}.dcm",
                 pixels,
-                patient_id=subject,
-                study_uid=study,
-                series_uid=series,
+                patient_id=s.subject,
+                study_uid=s.study,
+                series_uid=s.series,
                 sop_instance_uid=sop,
-                laterality=side[0],
-                patient_orientation=view,
-                series_description=desc,
-                study_date=date[6:] + date[:2] + date[3:5],
+                laterality=scan.side[0],
+                patient_orientation=scan.view,
+                series_description=s.desc,
+                study_date=s.date[6:] + s.date[:2] + s.date[3:5],
                 extra={
                     "InstanceNumber": i,
                     "SecondaryCaptureDeviceManufacturer": "MathWorks",
@@ -444,29 +445,71 @@ class _Writer:
                 },
             )
             total += path.stat().st_size
+        self.series.append(self._metadata_row(s, rel, len(files), total))
+
+    def _metadata_row(self, s: _Series, rel: Path, n_files: int, n_bytes: int) -> list[str]:
         stamp = self.t0 + timedelta(milliseconds=1187 * len(self.series))
         ts = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3].rstrip("0").rstrip(".")
-        self.series.append(
-            [
-                series,
-                "CBIS-DDSM",
-                "NO",
-                DOI,
-                subject,
-                study,
-                "",
-                date,
-                desc,
-                "",
-                "MG",
-                "Secondary Capture Image Storage",
-                SC_CLASS_UID,
-                str(len(files)),
-                _size_str(total),
-                "./" + rel.as_posix(),
-                ts,
-            ]
-        )
+        return [
+            s.series,
+            "CBIS-DDSM",
+            "NO",
+            DOI,
+            s.subject,
+            s.study,
+            "",
+            s.date,
+            s.desc,
+            "",
+            "MG",
+            "Secondary Capture Image Storage",
+            SC_CLASS_UID,
+            str(n_files),
+            _size_str(n_bytes),
+            "./" + rel.as_posix(),
+            ts,
+        ]
+
+    def write_metadata(self, path: Path) -> None:
+        """Write the retriever's ``metadata.csv`` (one row per series written)."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(METADATA_HEADER)
+        w.writerows(self.series)
+        path.write_text(buf.getvalue(), encoding="ascii")
+
+    def write_full_image(self, prefix: str, scan: _Scan, image: np.ndarray) -> tuple[str, str]:
+        """Write the full image of ``scan`` under ``prefix``; return (SubjectID, CSV path)."""
+        subject = f"{prefix}_{scan.patient}_{scan.side}_{scan.view}"
+        study, series, sop = self.uids(3)
+        s = _Series(subject, study, series, FULL_DATE[prefix], "full mammogram images")
+        self.write_series(s, self.style(), [(image, sop)], scan)
+        return subject, f"{subject}/{study}/{series}/000000.dcm"
+
+    def write_roi(
+        self, roi: _Roi, subject: str, scan: _Scan, crop: np.ndarray, mask: np.ndarray
+    ) -> tuple[str, str]:
+        """Write the crop and mask of one ROI (one 2-file series or two 1-file series); return
+        their CSV paths (whose file names do not match the files, as in the real CSVs)."""
+        rsub = f"{subject}_{roi.lesion.abn_id}"
+        rdate = ROI_DATE[roi.prefix]
+        style = self.style()
+        if roi.split:
+            cst, cse, csop, mst, mse, msop = self.uids(6)
+            cdate = ROI_DATE_EXCEPTION[roi.prefix]
+            self.write_series(
+                _Series(rsub, cst, cse, cdate, "cropped images"), style, [(crop, csop)], scan
+            )
+            self.write_series(
+                _Series(rsub, mst, mse, rdate, "ROI mask images"), style, [(mask, msop)], scan
+            )
+            return f"{rsub}/{cst}/{cse}/000000.dcm", f"{rsub}/{mst}/{mse}/000000.dcm"
+        st, se, sop1, sop2 = self.uids(4)
+        files = [(mask, sop1), (crop, sop2)] if roi.mask_first else [(crop, sop1), (mask, sop2)]
+        self.write_series(_Series(rsub, st, se, rdate, roi.desc), style, files, scan)
+        names = ("000000.dcm", "000001.dcm")
+        crop_name, mask_name = names if roi.lesion.kind == "mass" else names[::-1]
+        return f"{rsub}/{st}/{se}/{crop_name}", f"{rsub}/{st}/{se}/{mask_name}"
 
 
 def _crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -479,6 +522,63 @@ def _crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[r0:r1, c0:c1])
 
 
+def _roi_pixels(roi: _Roi, rendered: Rendered) -> tuple[np.ndarray, np.ndarray]:
+    """(crop, mask) of one ROI: the mask 8-bit {0, 255}, resized when the ROI has a mismatch."""
+    lesion = rendered.lesions[roi.index]
+    mask = lesion.mask.astype(np.uint8) * 255
+    if roi.mismatch is not None:
+        rows, cols = rendered.image.shape
+        size = (cols + roi.mismatch[1], rows + roi.mismatch[0])
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    return _crop(rendered.image, lesion.mask), mask
+
+
+def _csv_row(scan: _Scan, roi: _Roi, image_path: str, crop_path: str, mask_path: str) -> list[str]:
+    """The 14 cells of one description-CSV record."""
+    les = roi.lesion
+    return [
+        scan.patient,
+        scan.csv_density.get(roi.prefix, str(scan.density)),
+        scan.side,
+        scan.view,
+        str(les.abn_id),
+        "mass" if les.kind == "mass" else "calcification",
+        les.desc1,
+        les.desc2,
+        str(les.assessment),
+        les.pathology,
+        str(les.subtlety),
+        image_path,
+        crop_path,
+        mask_path,
+    ]
+
+
+CsvRows = dict[str, list[tuple[tuple, list[str]]]]
+
+
+def _write_scan(writer: _Writer, scan: _Scan, csv_rows: CsvRows) -> None:
+    """Render one scan and write it once per prefix listing it (same pixels, new UIDs), with its
+    ROIs; add its CSV records to ``csv_rows`` (prefix -> (sort key, cells))."""
+    findings = [Finding(les.kind, les.malignant) for les in scan.lesions]
+    rendered = render_mammogram(
+        scan.shape,
+        scan.side[0],
+        scan.view,
+        scan.density,
+        findings,
+        np.random.default_rng(scan.seed),
+        profile="film",
+    )
+    for prefix in dict.fromkeys(r.prefix for r in scan.rois):
+        subject, image_path = writer.write_full_image(prefix, scan, rendered.image)
+        for roi in (r for r in scan.rois if r.prefix == prefix):
+            crop, mask = _roi_pixels(roi, rendered)
+            crop_path, mask_path = writer.write_roi(roi, subject, scan, crop, mask)
+            key = (scan.patient, scan.side, scan.view, roi.lesion.abn_id)
+            csv_rows[prefix].append((key, _csv_row(scan, roi, image_path, crop_path, mask_path)))
+
+
 def _csv_bytes(header: str, rows: list[list[str]], quoted_col: int) -> bytes:
     buf = io.StringIO()
     buf.write(header + "\r\n")
@@ -487,6 +587,15 @@ def _csv_bytes(header: str, rows: list[list[str]], quoted_col: int) -> bytes:
         cells[quoted_col] = '"' + cells[quoted_col] + '\n"'
         buf.write(",".join(cells) + "\r\n")
     return buf.getvalue().encode("ascii")
+
+
+def _write_csvs(root: Path, csv_rows: CsvRows) -> None:
+    """The four description CSVs, records sorted by (patient, side, view, abnormality id)."""
+    for prefix, name in CSV_FILES.items():
+        rows = [row for _, row in sorted(csv_rows[prefix], key=lambda kr: kr[0])]
+        mass = prefix.startswith("Mass")
+        data = _csv_bytes(MASS_HEADER if mass else CALC_HEADER, rows, 13 if mass else 12)
+        (root / name).write_bytes(data)
 
 
 def synth_cbis_ddsm(
@@ -515,132 +624,18 @@ def synth_cbis_ddsm(
     rng = np.random.default_rng(seed)
     scans = _plan(n_patients, image_size, rng)
     _assign_quirks(scans, n_patients, rng)
-    uid_rng = np.random.default_rng([seed, 1])
-    progress = Progress("synth cbis-ddsm", n_patients)
-    csv_rows: dict[str, list[tuple[tuple, list[str]]]] = {p: [] for p in CSV_FILES}
-
+    by_patient: dict[str, list[_Scan]] = {}
+    for scan in scans:
+        by_patient.setdefault(scan.patient, []).append(scan)
+    progress = Progress("synth cbis-ddsm", n_patients, unit="patients")
+    csv_rows: CsvRows = {prefix: [] for prefix in CSV_FILES}
     with staged_output(out) as root:
-        writer = _Writer(root, layout, uid_rng)
-        done: set[str] = set()
-        patients_order = list(dict.fromkeys(s.patient for s in scans))
-        for scan in sorted(scans, key=lambda s: patients_order.index(s.patient)):
-            findings = [Finding(les.kind, les.malignant) for les in scan.lesions]
-            rendered = render_mammogram(
-                scan.shape,
-                scan.side[0],
-                scan.view,
-                scan.density,
-                findings,
-                np.random.default_rng(scan.seed),
-                profile="film",
-            )
-            image = rendered.image
-            for prefix in dict.fromkeys(r.prefix for r in scan.rois):
-                subject = f"{prefix}_{scan.patient}_{scan.side}_{scan.view}"
-                study, series, sop = (make_uid(uid_rng) for _ in range(3))
-                style = (bool(uid_rng.random() < 0.85), bool(uid_rng.random() < 0.85))
-                date = FULL_DATE[prefix]
-                desc = "full mammogram images"
-                writer.write_series(
-                    writer.folder(subject, date, study, series, desc, style),
-                    [(image, sop)],
-                    subject=subject,
-                    study=study,
-                    series=series,
-                    date=date,
-                    desc=desc,
-                    side=scan.side,
-                    view=scan.view,
-                )
-                image_path = f"{subject}/{study}/{series}/000000.dcm"
-                for roi in (r for r in scan.rois if r.prefix == prefix):
-                    les = roi.lesion
-                    lesion = rendered.lesions[roi.index]
-                    rsub = f"{subject}_{les.abn_id}"
-                    mask = lesion.mask.astype(np.uint8) * 255
-                    if roi.mismatch is not None:
-                        size = (image.shape[1] + roi.mismatch[1], image.shape[0] + roi.mismatch[0])
-                        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-                    crop = _crop(image, lesion.mask)
-                    rdate = ROI_DATE[prefix]
-                    rstyle = (bool(uid_rng.random() < 0.85), bool(uid_rng.random() < 0.85))
-                    kw = {"subject": rsub, "side": scan.side, "view": scan.view}
-                    if roi.split:
-                        cst, cse, csop, mst, mse, msop = (make_uid(uid_rng) for _ in range(6))
-                        cdate = ROI_DATE_EXCEPTION[prefix]
-                        writer.write_series(
-                            writer.folder(rsub, cdate, cst, cse, "cropped images", rstyle),
-                            [(crop, csop)],
-                            study=cst,
-                            series=cse,
-                            date=cdate,
-                            desc="cropped images",
-                            **kw,
-                        )
-                        writer.write_series(
-                            writer.folder(rsub, rdate, mst, mse, "ROI mask images", rstyle),
-                            [(mask, msop)],
-                            study=mst,
-                            series=mse,
-                            date=rdate,
-                            desc="ROI mask images",
-                            **kw,
-                        )
-                        crop_path = f"{rsub}/{cst}/{cse}/000000.dcm"
-                        mask_path = f"{rsub}/{mst}/{mse}/000000.dcm"
-                    else:
-                        st, se, sop1, sop2 = (make_uid(uid_rng) for _ in range(4))
-                        files = [(mask, sop1), (crop, sop2)]
-                        if not roi.mask_first:
-                            files = [(crop, sop1), (mask, sop2)]
-                        writer.write_series(
-                            writer.folder(rsub, rdate, st, se, roi.desc, rstyle),
-                            files,
-                            study=st,
-                            series=se,
-                            date=rdate,
-                            desc=roi.desc,
-                            **kw,
-                        )
-                        crop_name, mask_name = (
-                            ("000000.dcm", "000001.dcm")
-                            if les.kind == "mass"
-                            else ("000001.dcm", "000000.dcm")
-                        )
-                        crop_path = f"{rsub}/{st}/{se}/{crop_name}"
-                        mask_path = f"{rsub}/{st}/{se}/{mask_name}"
-                    density = scan.csv_density.get(prefix, str(scan.density))
-                    row = [
-                        scan.patient,
-                        density,
-                        scan.side,
-                        scan.view,
-                        str(les.abn_id),
-                        "mass" if les.kind == "mass" else "calcification",
-                        les.desc1,
-                        les.desc2,
-                        str(les.assessment),
-                        les.pathology,
-                        str(les.subtlety),
-                        image_path,
-                        crop_path,
-                        mask_path,
-                    ]
-                    key = (scan.patient, scan.side, scan.view, les.abn_id)
-                    csv_rows[prefix].append((key, row))
-            if scan.patient not in done:
-                done.add(scan.patient)
-                progress.update(len(done))
-
-        for prefix, name in CSV_FILES.items():
-            rows = [row for _, row in sorted(csv_rows[prefix], key=lambda kr: kr[0])]
-            mass = prefix.startswith("Mass")
-            data = _csv_bytes(MASS_HEADER if mass else CALC_HEADER, rows, 13 if mass else 12)
-            (root / name).write_bytes(data)
+        writer = _Writer(root, layout, np.random.default_rng([seed, 1]))
+        for patient_scans in by_patient.values():
+            for scan in patient_scans:
+                _write_scan(writer, scan, csv_rows)
+            progress.tick()
+        _write_csvs(root, csv_rows)
         if with_metadata:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(METADATA_HEADER)
-            w.writerows(writer.series)
-            (root / "metadata.csv").write_text(buf.getvalue(), encoding="ascii")
+            writer.write_metadata(root / "metadata.csv")
     return out

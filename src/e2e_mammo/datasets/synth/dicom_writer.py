@@ -9,7 +9,6 @@ files are MG objects with 16 bits allocated and 14-bit content. See
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from e2e_mammo.io import atomic_write
+
 DIGITAL_MAMMOGRAPHY_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
 _PREFIX = "1.3.6.1.4.1.9590.100.1.2."
 
@@ -30,6 +31,30 @@ def make_uid(rng: np.random.Generator) -> str:
     """A deterministic UID in the CBIS-DDSM root (``1.3.6.1.4.1.9590.100.1.2.`` + 39 digits)."""
     digits = "".join(str(d) for d in rng.integers(0, 10, size=39))
     return _PREFIX + str(int(digits[0]) or 1) + digits[1:]
+
+
+def _file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) -> FileMetaDataset:
+    """The file meta information (group 0002) of a file."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    meta.ImplementationClassUID = UID("1.2.40.0.13.1.1.1")
+    return meta
+
+
+def _set_pixels(ds: Dataset, pixels: np.ndarray, photometric: str, bits_stored: int | None) -> None:
+    """The image pixel module: greyscale, unsigned, little-endian pixel data."""
+    bits_allocated = pixels.dtype.itemsize * 8
+    bits_stored = bits_allocated if bits_stored is None else bits_stored
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.Rows, ds.Columns = int(pixels.shape[0]), int(pixels.shape[1])
+    ds.BitsAllocated = bits_allocated
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 0
+    ds.PixelData = np.ascontiguousarray(pixels).astype(pixels.dtype.newbyteorder("<")).tobytes()
 
 
 def write_dicom(
@@ -83,18 +108,10 @@ def write_dicom(
         raise ValueError(f"{path}: expected a 2-D image, got shape {pixels.shape}")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path}: expected uint8 or uint16 pixels, got {pixels.dtype}")
-    bits_allocated = pixels.dtype.itemsize * 8
-    bits_stored = bits_allocated if bits_stored is None else bits_stored
     sop_instance_uid = sop_instance_uid or generate_uid()
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
-    meta.TransferSyntaxUID = UID(transfer_syntax)
-    meta.ImplementationClassUID = UID("1.2.40.0.13.1.1.1")
-
     ds = Dataset()
-    ds.file_meta = meta
+    ds.file_meta = _file_meta(sop_class_uid, sop_instance_uid, transfer_syntax)
     ds.SOPClassUID = UID(sop_class_uid)
     ds.SOPInstanceUID = sop_instance_uid
     ds.StudyInstanceUID = study_uid or generate_uid()
@@ -110,21 +127,16 @@ def write_dicom(
     ds.BodyPartExamined = "BREAST"
     if sop_class_uid == SecondaryCaptureImageStorage:
         ds.ConversionType = "WSD"
-    if laterality is not None:
-        ds.Laterality = laterality
-    if image_laterality is not None:
-        ds.ImageLaterality = image_laterality
-    if patient_orientation is not None:
-        ds.PatientOrientation = patient_orientation
-    if view_position is not None:
-        ds.ViewPosition = view_position
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.Rows, ds.Columns = int(pixels.shape[0]), int(pixels.shape[1])
-    ds.BitsAllocated = bits_allocated
-    ds.BitsStored = bits_stored
-    ds.HighBit = bits_stored - 1
-    ds.PixelRepresentation = 0
+    optional = {
+        "Laterality": laterality,
+        "ImageLaterality": image_laterality,
+        "PatientOrientation": patient_orientation,
+        "ViewPosition": view_position,
+    }
+    for keyword, value in optional.items():
+        if value is not None:
+            setattr(ds, keyword, value)
+    _set_pixels(ds, pixels, photometric, bits_stored)
     if rescale is not None:
         ds.RescaleSlope, ds.RescaleIntercept = rescale
         ds.RescaleType = "US"
@@ -132,14 +144,7 @@ def write_dicom(
         ds.WindowCenter, ds.WindowWidth = window
     for key, value in (extra or {}).items():
         setattr(ds, key, value)
-    ds.PixelData = np.ascontiguousarray(pixels).astype(pixels.dtype.newbyteorder("<")).tobytes()
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    ds.save_as(tmp, enforce_file_format=True)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
 __all__ = [

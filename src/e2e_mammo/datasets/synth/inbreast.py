@@ -25,18 +25,21 @@ The folder is built in ``out.parent/.<out.name>.partial`` and renamed to ``out``
 from __future__ import annotations
 
 import plistlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from e2e_mammo.datasets.synth.cbis_ddsm import Progress, staged_output
+from e2e_mammo.datasets.inbreast import VIEW_TOKENS
 from e2e_mammo.datasets.synth.dicom_writer import (
     DIGITAL_MAMMOGRAPHY_PRESENTATION,
     ExplicitVRLittleEndian,
     write_dicom,
 )
-from e2e_mammo.datasets.synth.phantom import DrawnLesion, Finding, render_mammogram
+from e2e_mammo.datasets.synth.phantom import DrawnLesion, Finding, Rendered, render_mammogram
+from e2e_mammo.datasets.synth.staging import staged_output
+from e2e_mammo.logs import Progress
 
 __all__ = ["CSV_HEADER", "FILE_RE", "synth_inbreast"]
 
@@ -133,6 +136,76 @@ def _xml(image: np.ndarray, lesions: list[DrawnLesion], spacing: float) -> bytes
     return plistlib.dumps(doc, fmt=plistlib.FMT_XML, sort_keys=True)
 
 
+#: CSV view -> file-name view token (``MLO`` -> ``ML``), the inverse of the indexer's
+FILE_VIEW = {view: token for token, view in VIEW_TOKENS.items()}
+
+
+@dataclass(frozen=True)
+class _Format:
+    """What every image of the release shares: the two detector sizes and the pixel spacing."""
+
+    sizes: dict[str, tuple[int, int]]
+    spacing: float  # mm per pixel after scaling (both formats)
+
+
+def _format(image_size: tuple[int, int]) -> _Format:
+    rows_l, cols_l = int(image_size[0]), int(image_size[1])
+    sizes = {
+        "large": (rows_l, cols_l),
+        "small": (int(round(rows_l * 3328 / 4084)), int(round(cols_l * 2560 / 3328))),
+    }
+    return _Format(sizes, PIXEL_MM * 4084 / rows_l)
+
+
+def _write_image(
+    root: Path, fname: str, rendered: Rendered, date: str, spacing: float, rng: np.random.Generator
+) -> None:
+    """Write one image's DICOM (and its OsiriX XML when a lesion is drawn)."""
+    write_dicom(
+        root / "AllDICOMs" / fname,
+        rendered.image,
+        patient_id="",
+        study_uid=_uid(rng),
+        series_uid=_uid(rng),
+        sop_instance_uid=_uid(rng),
+        sop_class_uid=DIGITAL_MAMMOGRAPHY_PRESENTATION,
+        transfer_syntax=ExplicitVRLittleEndian,
+        study_date=f"{date}01",
+        modality="MG",
+    )
+    if rendered.lesions:
+        xml = _xml(rendered.image, rendered.lesions, spacing)
+        (root / "AllXML" / f"{fname[:8]}.xml").write_bytes(xml)
+
+
+def _write_patient(
+    root: Path, fmt: _Format, used_names: set[int], blank_acr: bool, rng: np.random.Generator
+) -> list[str]:
+    """Write the 2 or 4 images of one patient; return their INbreast.csv lines."""
+    phash = "".join(f"{int(b):02x}" for b in rng.integers(0, 256, size=8))
+    size = fmt.sizes["large" if rng.random() < 0.7 else "small"]
+    date = DATES[int(rng.integers(len(DATES)))]
+    acr = int(rng.choice([1, 2, 3, 4], p=np.array([136, 146, 99, 28]) / 409))
+    sides = ["L" if rng.random() < 0.5 else "R"] if rng.random() < 0.22 else ["R", "L"]
+    base = int(rng.integers(20_000_000, 53_600_000))
+    lines = []
+    for side in sides:
+        birads = str(rng.choice(BIRADS, p=BIRADS_P))
+        for view in ("CC", "MLO"):
+            name = base + 24 * len(lines) + int(rng.integers(0, 4))
+            while name in used_names:
+                name += 1
+            used_names.add(name)
+            fname = f"{name:08d}_{phash}_MG_{side}_{FILE_VIEW.get(view, view)}_ANON.dcm"
+            findings = _findings(birads, rng)
+            img_rng = np.random.default_rng(int(rng.integers(2**62)))
+            rendered = render_mammogram(size, side, view, acr, findings, img_rng, profile="ffdm")
+            _write_image(root, fname, rendered, date, fmt.spacing, rng)
+            acr_cell = " " * 190 if (blank_acr and not lines) else str(acr)
+            lines.append(f"removed;removed;{side};{view};{date};{name:08d};{acr_cell};{birads}")
+    return lines
+
+
 def synth_inbreast(
     out: Path,
     n_patients: int = 40,
@@ -152,64 +225,16 @@ def synth_inbreast(
         raise ValueError(f"n_patients must be >= 1, got {n_patients}")
     out = Path(out)
     rng = np.random.default_rng(seed)
-    rows_l, cols_l = int(image_size[0]), int(image_size[1])
-    sizes = {
-        "large": (rows_l, cols_l),
-        "small": (int(round(rows_l * 3328 / 4084)), int(round(cols_l * 2560 / 3328))),
-    }
-    spacing = PIXEL_MM * 4084 / rows_l  # mm per pixel after scaling (both formats)
+    fmt = _format(image_size)
     used_names: set[int] = set()
     blank_acr_patient = int(rng.integers(n_patients))
-    progress = Progress("synth inbreast", n_patients)
+    progress = Progress("synth inbreast", n_patients, unit="patients")
     lines = [CSV_HEADER]
     with staged_output(out) as root:
         (root / "AllDICOMs").mkdir()
         (root / "AllXML").mkdir()
         for p in range(n_patients):
-            phash = "".join(f"{int(b):02x}" for b in rng.integers(0, 256, size=8))
-            fmt = "large" if rng.random() < 0.7 else "small"
-            date = DATES[int(rng.integers(len(DATES)))]
-            acr = int(rng.choice([1, 2, 3, 4], p=np.array([136, 146, 99, 28]) / 409))
-            if rng.random() < 0.22:
-                sides = ["L" if rng.random() < 0.5 else "R"]
-            else:
-                sides = ["R", "L"]
-            base = int(rng.integers(20_000_000, 53_600_000))
-            k = 0
-            for side in sides:
-                birads = str(rng.choice(BIRADS, p=BIRADS_P))
-                for view in ("CC", "MLO"):
-                    name = base + 24 * k + int(rng.integers(0, 4))
-                    while name in used_names:
-                        name += 1
-                    used_names.add(name)
-                    k += 1
-                    findings = _findings(birads, rng)
-                    img_rng = np.random.default_rng(int(rng.integers(2**62)))
-                    rendered = render_mammogram(
-                        sizes[fmt], side, view, acr, findings, img_rng, profile="ffdm"
-                    )
-                    token = "ML" if view == "MLO" else "CC"
-                    fname = f"{name:08d}_{phash}_MG_{side}_{token}_ANON.dcm"
-                    write_dicom(
-                        root / "AllDICOMs" / fname,
-                        rendered.image,
-                        patient_id="",
-                        study_uid=_uid(rng),
-                        series_uid=_uid(rng),
-                        sop_instance_uid=_uid(rng),
-                        sop_class_uid=DIGITAL_MAMMOGRAPHY_PRESENTATION,
-                        transfer_syntax=ExplicitVRLittleEndian,
-                        study_date=f"{date}01",
-                        modality="MG",
-                    )
-                    if rendered.lesions:
-                        xml = _xml(rendered.image, rendered.lesions, spacing)
-                        (root / "AllXML" / f"{name:08d}.xml").write_bytes(xml)
-                    acr_cell = " " * 190 if (p == blank_acr_patient and k == 1) else str(acr)
-                    lines.append(
-                        f"removed;removed;{side};{view};{date};{name:08d};{acr_cell};{birads}"
-                    )
-            progress.update(p + 1)
+            lines += _write_patient(root, fmt, used_names, p == blank_acr_patient, rng)
+            progress.tick()
         (root / "INbreast.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
     return out
