@@ -22,7 +22,7 @@ def deterministic():
     torch.set_num_threads(threads)
 
 
-def run(folder, stop_after=None, on_epoch=None, **overrides):
+def run(folder, stop_after=None, on_epoch=None, checkpoint_interval_s=0.0, **overrides):
     torch.manual_seed(0)
     model = build_patch_classifier("resnet50", mean=100.0)
     cfg = FitConfig(
@@ -45,6 +45,7 @@ def run(folder, stop_after=None, on_epoch=None, **overrides):
         device="cpu",
         on_epoch=on_epoch,
         stop_after=stop_after,
+        checkpoint_interval_s=checkpoint_interval_s,
     )
     return model, result
 
@@ -81,6 +82,15 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, uninterrupted, killed_a
     model_b, res_b = run(tmp_path)
     assert res_b.history == res_a.history
     assert (res_b.best_epoch, res_b.best_score) == (res_a.best_epoch, res_a.best_score)
+    assert_same_state(state_a, model_b.state_dict())
+
+
+def test_resume_without_a_checkpoint_in_the_interval_gives_the_same_result(tmp_path, uninterrupted):
+    _, state_a, res_a = uninterrupted
+    _, partial = run(tmp_path, stop_after=2, checkpoint_interval_s=1e9)
+    assert not (tmp_path / ckpt.FILE).exists() and len(partial.history) == 2
+    model_b, res_b = run(tmp_path)
+    assert res_b.history == res_a.history
     assert_same_state(state_a, model_b.state_dict())
 
 

@@ -41,7 +41,7 @@ def make_job(tmp_path: Path, data: bytes = b"patches") -> TrackedJob:
     )
 
 
-def trainer(calls: list, interrupt_after: int | None = None):
+def trainer(calls: list, interrupt_after: int | None = None, interval: float = 0.0):
     def train(ctx: JobContext) -> JobOutcome:
         calls.append(ctx.resumed)
         torch.manual_seed(0)
@@ -62,6 +62,7 @@ def trainer(calls: list, interrupt_after: int | None = None):
             identity=ctx.identity,
             device="cpu",
             on_epoch=on_epoch,
+            checkpoint_interval_s=interval,
         )
         return JobOutcome(result.history, {"best_epoch": result.best_epoch}, {"status": "ok"})
 
@@ -101,6 +102,19 @@ def test_interrupted_job_resumes_in_its_own_mlflow_run(tmp_path, store):
     assert sorted(steps) == [1, 2, 3]
 
 
+def test_job_killed_before_its_first_checkpoint_keeps_one_run(tmp_path, store):
+    calls: list = []
+    job = make_job(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run_tracked_job(job, store, trainer(calls, interrupt_after=2, interval=1e9))
+    run_tracked_job(job, store, trainer(calls, interval=1e9))
+    client, runs = runs_of(store)
+    assert calls == [False, False]  # nothing to resume from: trained again
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "val_loss")]
+    assert sorted(steps) == [1, 2, 3]  # epochs 1-2 retrained, logged once
+
+
 def test_interrupted_job_on_changed_inputs_trains_afresh(tmp_path, store):
     calls: list = []
     with pytest.raises(KeyboardInterrupt):
@@ -118,7 +132,8 @@ def test_run_left_running_by_a_hard_kill_is_ended_as_killed(tmp_path, store):
     client = MlflowClient(tracking_uri=store.uri)
     stale = client.create_run(init_store(store)).info.run_id  # a SIGKILLed attempt's run
     job.checkpoint_dir.mkdir(parents=True)
-    (job.checkpoint_dir / "mlflow_run.json").write_text(json.dumps({"run_id": stale}))
+    marker = {"run_id": stale, "identity": "an attempt on other inputs"}
+    (job.checkpoint_dir / "mlflow_run.json").write_text(json.dumps(marker))
     assert client.get_run(stale).info.status == "RUNNING"
     run_tracked_job(job, store, trainer([]))
     assert client.get_run(stale).info.status == "KILLED"

@@ -6,7 +6,8 @@
   run has not converged, decided at the end of the schedule: if the best epoch lies within the
   last ``patience`` epochs, the last stage is extended by ``step`` epochs, at most ``max_extra``
   in all. The finished epochs are kept; only new epochs are trained.
-* Checkpoint (:mod:`.checkpoint`): after every epoch, one atomic file with the last and the best
+* Checkpoint (:mod:`.checkpoint`): after every epoch (or every ``checkpoint_interval_s``), one
+  atomic file with the last and the best
   state; an interrupted run resumes from it exactly (epoch ``e`` shuffles and augments with
   generators seeded from ``(seed, e)``, :mod:`e2e_mammo.data.samplers`), so a resumed run equals
   an uninterrupted one (given deterministic kernels).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,6 +219,7 @@ def fit(
     device: torch.device | str,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     stop_after: int | None = None,
+    checkpoint_interval_s: float = 0.0,
 ) -> FitResult:
     """Train ``model`` through ``cfg.schedule`` on ``train``, choosing the best epoch on ``val``.
 
@@ -224,6 +227,9 @@ def fit(
     (call :func:`~.checkpoint.prepare` first). ``on_epoch(record)`` gets each epoch's history
     record (``epoch`` 1-based, ``stage``, ``lr``, train/val loss and accuracy, ``val_auc``).
     ``stop_after`` stops once that many epochs are done, without completing (simulates a kill).
+    ``checkpoint_interval_s`` writes the checkpoint only when that many seconds have passed since
+    the last one (0: after every epoch); a resume then retrains the epochs since the last
+    checkpoint, with the same result, since every epoch is seeded on its own.
     """
     device = torch.device(device)
     path = Path(checkpoint_dir) / ckpt.FILE
@@ -234,7 +240,7 @@ def fit(
     if path.is_file():
         state = _restore(path, model, identity)
     base_epochs = total_epochs(cfg.schedule)
-    optimizer = None
+    optimizer, last_save = None, time.monotonic()
     while state.epoch < total_epochs(state.schedule) or _extend(state, cfg.extension, base_epochs):
         if stop_after is not None and state.epoch >= stop_after:
             return FitResult(state.best_epoch, state.best_score, cfg.monitor, state.history, False)
@@ -249,7 +255,9 @@ def fit(
         if improves(score, state.best_score):
             state.best_epoch, state.best_score = epoch + 1, score
             state.best_model = _clone_state(model)
-        _save(path, model, optimizer, state, identity)
+        if time.monotonic() - last_save >= checkpoint_interval_s:
+            _save(path, model, optimizer, state, identity)
+            last_save = time.monotonic()
         if on_epoch is not None:
             on_epoch(dict(record))
     _save(path, model, optimizer, state, identity, completed=True)

@@ -6,10 +6,10 @@ users, so no stage re-implements it:
 * restart rules (:func:`e2e_mammo.training.checkpoint.prepare`): an interrupted job resumes from
   its checkpoint; a job that runs again after it finished, or on other inputs or settings (the
   job's identity: a content hash of its input files and settings), trains afresh;
-* one MLflow run per job: a resumed job continues its own run (the run id is kept beside the
-  checkpoint), epochs the killed attempt did not log are logged, a run left RUNNING by a killed
-  attempt that is not resumed is ended as KILLED, and an interrupted job (Ctrl-C, SIGTERM) ends
-  its run as KILLED;
+* one MLflow run per job: a restarted job continues the run of its interrupted attempt (the run
+  id and the job's identity are kept beside the checkpoint), each epoch is logged once, a run
+  left RUNNING by an attempt of other inputs or settings is ended as KILLED, and an
+  interrupted job (Ctrl-C, SIGTERM) ends its run as KILLED;
 * per-epoch metrics (``step=epoch``) and a progress line per epoch in the job's log;
 * ``history.csv``, ``learning_curves.png`` and ``result.json``, written atomically, and the
   checkpoint removed once they are (the declared outputs hold what the job made).
@@ -64,10 +64,14 @@ class JobContext:
     resumed: bool
     run: Run
     total_epochs: int = 0
+    logged: set[int] = field(default_factory=set)  # epochs an interrupted attempt logged
 
     def on_epoch(self, record: dict[str, Any]) -> None:
-        """Log one epoch's record to MLflow (``step=epoch``) and to the job's log."""
-        self.run.log_metrics({k: record[k] for k in EPOCH_METRICS if k in record}, record["epoch"])
+        """Log one epoch's record to MLflow (``step=epoch``, once per epoch) and to the log."""
+        if record["epoch"] not in self.logged:
+            metrics = {k: record[k] for k in EPOCH_METRICS if k in record}
+            self.run.log_metrics(metrics, record["epoch"])
+            self.logged.add(record["epoch"])
         log.info(
             "epoch %d/%s (%s, lr %g): train loss %.4f acc %.4f | val loss %.4f acc %.4f auc %.4f",
             record["epoch"],
@@ -110,36 +114,44 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _previous_run_id(folder: Path) -> str | None:
+def _previous_run(folder: Path) -> dict[str, str]:
     path = folder / RUN_ID_FILE
-    if not path.is_file():
-        return None
     try:
-        return json.loads(path.read_text()).get("run_id")
-    except (OSError, ValueError):
-        return None
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def _choose_run(
     job: TrackedJob, tracking: TrackingConfig, identity: str
 ) -> tuple[bool, str | None]:
-    """(resumed, run id to continue) after applying the restart rules."""
-    previous = _previous_run_id(job.checkpoint_dir)
+    """(resumed, run id to continue) after applying the restart rules.
+
+    The run of an earlier attempt of the same job (same identity) that did not finish is
+    continued, whether or not it left a checkpoint; any other run it left RUNNING is ended
+    as KILLED.
+    """
+    previous = _previous_run(job.checkpoint_dir)
     resumed = ckpt.prepare(job.checkpoint_dir, identity) == "resume"
-    if resumed and previous and (not tracking.enabled or run_status(tracking, previous)):
-        return True, previous
-    if previous and tracking.enabled and mark_killed(tracking, previous):
-        log.info("MLflow run %s of an interrupted attempt ended as KILLED", previous)
+    run_id = previous.get("run_id")
+    if not run_id:
+        return resumed, None
+    status = run_status(tracking, run_id) if tracking.enabled else "KILLED"
+    if previous.get("identity") == identity and status in ("RUNNING", "KILLED", "FAILED"):
+        return resumed, run_id
+    if tracking.enabled and mark_killed(tracking, run_id):
+        log.info("MLflow run %s of an interrupted attempt ended as KILLED", run_id)
     return resumed, None
 
 
 def _log_missing_epochs(ctx: JobContext, history: Iterable[dict[str, Any]]) -> None:
-    logged = ctx.run.logged_steps("val_loss")
+    """Log the epochs restored from a checkpoint that no attempt logged (killed in between)."""
     for record in history:
-        if record["epoch"] not in logged:
+        if record["epoch"] not in ctx.logged:
             ctx.run.log_metrics(
                 {k: record[k] for k in EPOCH_METRICS if k in record}, record["epoch"]
             )
+            ctx.logged.add(record["epoch"])
 
 
 def _write_outputs(job: TrackedJob, ctx: JobContext, outcome: JobOutcome) -> dict[str, Any]:
@@ -165,10 +177,14 @@ def run_tracked_job(
     resumed, run_id = _choose_run(job, tracking, identity)
     tags = {**job.tags, "identity": identity[:16]}
     with _sigterm_as_interrupt(), start_run(tracking, job.name, tags, run_id) as run:
-        atomic_write_json({"run_id": run.run_id}, job.checkpoint_dir / RUN_ID_FILE)
-        if not resumed or run_id is None:
+        atomic_write_json(
+            {"run_id": run.run_id, "identity": identity}, job.checkpoint_dir / RUN_ID_FILE
+        )
+        if run_id is None:
             run.log_params(job.params)
         ctx = JobContext(job.checkpoint_dir, identity, resumed, run)
+        if run_id is not None:
+            ctx.logged = run.logged_steps("val_loss")
         log.info("%s: %s", job.name, "resuming the interrupted run" if resumed else "training")
         outcome = train(ctx)
         _log_missing_epochs(ctx, outcome.history)
