@@ -15,7 +15,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     dataset="|".join(DATASETS),
     patch_set="|".join(PATCH_SETS),
-    row="|".join(TABLE1),
+    row=one_of(TABLE1),
 
 
 include: "workflow/rules/synth.smk"

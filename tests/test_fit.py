@@ -122,8 +122,8 @@ def test_last_monitor_keeps_the_last_epoch(tmp_path):
 
 def test_extension_adds_epochs_and_keeps_the_finished_prefix(tmp_path, uninterrupted):
     _, _, base = uninterrupted
-    ext = Extension(step=1, max_extra=2, patience=3)  # "last" always looks unconverged
-    _, result = run(tmp_path, monitor="last", extension=ext)
+    ext = Extension(step=1, max_extra=2, patience=10)  # never looks converged
+    _, result = run(tmp_path, extension=ext)
     assert result.epochs == 5 and [r["epoch"] for r in result.history] == [1, 2, 3, 4, 5]
     assert [r["stage"] for r in result.history][3:] == ["top", "top"]
     assert result.history[:3] == base.history  # the schedule's epochs are the same run
@@ -160,3 +160,19 @@ def test_checkpoint_of_another_identity_is_refused(tmp_path):
             identity="other",
             device="cpu",
         )
+
+
+def test_extension_with_the_last_epoch_monitor_is_refused():
+    with pytest.raises(ValueError, match="last"):
+        FitConfig(schedule=SCHEDULE, monitor="last", extension=Extension(1, 2, 1))
+
+
+def test_run_without_any_score_keeps_the_last_epoch(tmp_path, monkeypatch):
+    import sys
+
+    fit_module = sys.modules["e2e_mammo.training.fit"]  # the package exports fit() by that name
+    monkeypatch.setattr(fit_module, "monitor_score", lambda name, record: float("nan"))
+    model, result = run(tmp_path)
+    saved = ckpt.load(tmp_path / ckpt.FILE)
+    assert result.best_epoch == 3 and result.best_score != result.best_score  # nan
+    assert_same_state(saved["model"], model.state_dict())

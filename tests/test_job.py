@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,9 @@ def make_job(tmp_path: Path, data: bytes = b"patches") -> TrackedJob:
     )
 
 
-def trainer(calls: list, interrupt_after: int | None = None, interval: float = 0.0):
+def trainer(
+    calls: list, interrupt_after: int | None = None, interval: float = 0.0, sigterm: bool = False
+):
     def train(ctx: JobContext) -> JobOutcome:
         calls.append(ctx.resumed)
         torch.manual_seed(0)
@@ -51,6 +55,8 @@ def trainer(calls: list, interrupt_after: int | None = None, interval: float = 0
         def on_epoch(record):
             ctx.on_epoch(record)
             if interrupt_after is not None and record["epoch"] == interrupt_after:
+                if sigterm:
+                    os.kill(os.getpid(), signal.SIGTERM)
                 raise KeyboardInterrupt("killed")
 
         result = fit(
@@ -137,3 +143,14 @@ def test_run_left_running_by_a_hard_kill_is_ended_as_killed(tmp_path, store):
     assert client.get_run(stale).info.status == "RUNNING"
     run_tracked_job(job, store, trainer([]))
     assert client.get_run(stale).info.status == "KILLED"
+
+
+def test_sigterm_ends_the_run_killed_and_keeps_the_checkpoint(tmp_path, store):
+    job = make_job(tmp_path)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="signal"):
+        run_tracked_job(job, store, trainer([], interrupt_after=1, sigterm=True))
+    _, runs = runs_of(store)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert (job.checkpoint_dir / "checkpoint.pt").is_file()
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back

@@ -88,3 +88,10 @@ def test_single_sample_batches_are_skipped_in_training():
             generator=torch.Generator(),
             device="cpu",
         )
+
+
+def test_empty_split_evaluates_to_nan_metrics():
+    model = build_patch_classifier("resnet50", n_classes=2)
+    out = evaluate(model, [], device="cpu")
+    assert out["labels"].size == 0 and out["probs"] is None
+    assert out["auc"] != out["auc"] and out["accuracy"] != out["accuracy"]

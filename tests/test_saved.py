@@ -23,3 +23,11 @@ def test_unreadable_file_is_named(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"nope")
     with pytest.raises(ValueError, match="model.pt"):
         load_model(tmp_path / "model.pt")
+
+
+def test_input_convention_survives_the_round_trip(tmp_path):
+    model = build_patch_classifier("resnet50", n_classes=5, convention="caffe")
+    save_model(tmp_path / "m.pt", model, "patch_classifier", {"arch": "resnet50", "n_classes": 5})
+    loaded, spec = load_model(tmp_path / "m.pt")
+    assert loaded.input_norm.convention == "caffe"
+    assert spec["input_transform"]["convention"] == "caffe"

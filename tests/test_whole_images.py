@@ -35,8 +35,11 @@ def test_loader_with_workers_gives_the_same_batches(tmp_path: Path):
     runs = []
     for workers in (0, 2):
         loader = make_loader(data, 2, shuffle=True, seed=4, workers=workers)
-        loader.batch_sampler.set_epoch(1)
-        runs.append([(x.clone(), i.clone()) for x, _, i in loader])
+        batches = []
+        for epoch in (1, 2):  # persistent workers follow the sampler's epoch
+            loader.batch_sampler.set_epoch(epoch)
+            batches += [(x.clone(), i.clone()) for x, _, i in loader]
+        runs.append(batches)
     assert all(
         torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(*runs, strict=True)
     )

@@ -1,7 +1,10 @@
 # Helpers shared by the workflow: parameter validation and per-dataset lookups.
+import re
 from pathlib import Path
 
 from e2e_mammo.config import is_synthetic, validate_params
+from e2e_mammo.constants import SPLITS
+from e2e_mammo.training.patch_run import choose_pretrained, row_training_settings
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
 
@@ -51,9 +54,6 @@ def split_params(wildcards):
     )
 
 
-from e2e_mammo.constants import SPLITS
-
-SPLITS = list(SPLITS)
 TABLE1 = {row["row"]: row for row in config["table1"]}
 PATCH_SETS = sorted(config["patches"]["sets"])
 
@@ -75,14 +75,8 @@ def patch_set_params(wildcards):
     )
 
 
-def table1_row(wildcards):
-    return TABLE1[wildcards.row]
-
-
 def patch_row_runs(row):
     """Whether a Table 1 row can train here (its ImageNet weights, if any, are on disk)."""
-    from e2e_mammo.training.patch_run import choose_pretrained
-
     return choose_pretrained(row, config["pretrained"]).skip_reason is None
 
 
@@ -92,8 +86,6 @@ NOT_RUN_ROWS = [name for name in TABLE1 if name not in TRAINED_ROWS]
 
 def patch_training_settings(wildcards):
     """Exactly what changes one row's result (never the paper's published numbers)."""
-    from e2e_mammo.training.patch_run import row_training_settings
-
     return row_training_settings(
         TABLE1[wildcards.row], config["patch_training"], config["pretrained"]
     )
@@ -117,8 +109,19 @@ def row_patch_files(wildcards):
     )
 
 
+def row_weights(wildcards):
+    """The row's ImageNet weights file (an input: replacing it retrains the row), or none."""
+    weights = choose_pretrained(TABLE1[wildcards.row], config["pretrained"]).weights
+    return [str(weights)] if weights else []
+
+
+def not_run_row(wildcards):
+    """What a row that cannot run needs to say why (never the paper's published numbers)."""
+    return {
+        k: TABLE1[wildcards.row][k] for k in ("row", "arch", "patch_set", "pretrained")
+    }
+
+
 def one_of(names):
     """A wildcard constraint matching exactly ``names`` (never matches when empty)."""
-    import re
-
     return "|".join(re.escape(n) for n in names) or "(?!)"

@@ -6,6 +6,7 @@ rule train_patch_classifier:
         patches=row_patch_files,
         mean="results/stats/cbis-ddsm/mean.json",
         mlflow="results/mlflow/experiment.json",
+        weights=row_weights,
     output:
         result="results/patch_models/{row}/result.json",
         model="results/patch_models/{row}/model.pt",
@@ -40,7 +41,7 @@ rule patch_row_not_run:
     conda:
         ENV
     params:
-        row=table1_row,
+        row=not_run_row,
         pretrained=config["pretrained"],
     script:
         "../scripts/patch_row_not_run.py"

@@ -8,6 +8,8 @@ from e2e_mammo.training.patch_run import train_patch_row
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
+weights = snakemake.input.weights  # [] or the row's ImageNet file
+weights = [weights] if isinstance(weights, str) else list(weights)
 train_patch_row(
     snakemake.wildcards.row,
     snakemake.params.settings,
@@ -16,5 +18,6 @@ train_patch_row(
     Path(snakemake.output.result).parent,
     # where runs are recorded does not change a result: read from the config, not params
     tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+    weights=Path(weights[0]) if weights else None,
     threads=snakemake.threads,
 )

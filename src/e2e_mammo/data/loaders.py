@@ -3,10 +3,13 @@
 Order comes from :class:`~.samplers.EpochBatchSampler` (seeded per epoch), so results do not
 depend on ``workers``. Datasets with ``__getitems__`` (patch arrays) deliver whole batches;
 the others are collated by torch's default collate. Workers decode images in parallel with
-training; augmentation happens later, on whole batches on the training device.
+training (started with ``forkserver``, since OpenCV's thread pool does not survive a fork);
+augmentation happens later, on whole batches on the training device.
 """
 
 from __future__ import annotations
+
+import signal
 
 from torch.utils.data import DataLoader, Dataset
 
@@ -15,6 +18,11 @@ from e2e_mammo.data.samplers import EpochBatchSampler
 
 def _passthrough(batch):
     return batch
+
+
+def _worker_init(worker_id: int) -> None:  # noqa: ARG001 - torch's signature
+    """Workers leave SIGTERM to the main process (which ends the job's MLflow run)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def make_loader(
@@ -37,6 +45,9 @@ def make_loader(
         collate_fn=_passthrough if batched else None,
         persistent_workers=workers > 0,
         pin_memory=False,
+        worker_init_fn=_worker_init if workers > 0 else None,
+        # not fork: a forked child of a process that used OpenCV's thread pool can hang
+        multiprocessing_context="forkserver" if workers > 0 else None,
     )
 
 

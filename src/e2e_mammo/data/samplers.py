@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-#: Random streams of one epoch.
-SHUFFLE_STREAM, AUGMENT_STREAM = 0, 1
+#: Random streams of one epoch: batch order, augmentation, the model's own draws (dropout).
+SHUFFLE_STREAM, AUGMENT_STREAM, MODEL_STREAM = 0, 1, 2
 
 
 def epoch_seed(seed: int, epoch: int, stream: int) -> int:

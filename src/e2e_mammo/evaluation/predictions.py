@@ -31,7 +31,7 @@ def prediction_frame(
         frame = pd.concat([frame, picked], axis=1)
     frame["label"] = np.asarray(evaluation["labels"])
     for prefix, key in (("prob", "probs"), ("tta_prob", "tta_probs")):
-        if evaluation.get(key) is not None:
+        if evaluation.get(key) is not None and len(index):
             for k, name in enumerate(class_names):
                 frame[f"{prefix}_{name}"] = np.asarray(evaluation[key])[:, k]
     return frame

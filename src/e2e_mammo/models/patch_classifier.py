@@ -54,18 +54,20 @@ def build_patch_classifier(
     pretrained: str = "none",
     weights_path: str | Path | None = None,
     mean: float = 0.0,
+    convention: str = "torchvision",
 ) -> PatchClassifier:
     """A :class:`PatchClassifier` on ``arch`` (``resnet50``/``vgg16``).
 
     ``pretrained="imagenet"`` loads torchvision's ImageNet weights from the local file found by
     :func:`~e2e_mammo.models.pretrained.imagenet_weights_path` (raises ``MissingWeightsError``
     when absent); ``"none"`` keeps torchvision's random initialisation. Both use torchvision's
-    input convention with the training-set ``mean`` (0-255 scale).
+    input ``convention`` (:mod:`~e2e_mammo.models.input_transform`) with the training-set
+    ``mean`` (0-255 scale).
     """
     if pretrained not in PRETRAINED_CHOICES:
         raise ValueError(f"pretrained must be one of {PRETRAINED_CHOICES}, got {pretrained!r}")
     backbone = build_backbone(arch)
     if pretrained == "imagenet":
         load_imagenet_backbone(backbone, arch, imagenet_weights_path(arch, weights_path))
-    norm = InputNormalization(mean, convention="torchvision")
+    norm = InputNormalization(mean, convention=convention)
     return PatchClassifier(backbone, out_channels(arch), n_classes, input_norm=norm)

@@ -22,8 +22,11 @@ FORMAT_VERSION = 1
 
 
 def _build(kind: str, spec: Mapping[str, Any]) -> nn.Module:
+    convention = spec.get("input_transform", {}).get("convention", "torchvision")
     if kind == "patch_classifier":
-        return build_patch_classifier(spec["arch"], n_classes=int(spec["n_classes"]))
+        return build_patch_classifier(
+            spec["arch"], n_classes=int(spec["n_classes"]), convention=convention
+        )
     raise ValueError(f"unknown model kind {kind!r}")
 
 

@@ -1,7 +1,9 @@
 """``fit``: a staged, resumable training run that keeps the best epoch chosen by a monitor.
 
 * Stages (:mod:`.staged`): each gets a fresh Adam (as Keras recompiles per stage).
-* Monitor (:mod:`.monitor`): validation accuracy, validation ROC AUC, or the last epoch.
+* Monitor (:mod:`.monitor`): validation accuracy, validation ROC AUC, or the last epoch. When
+  no epoch has a score (an AUC on a one-class validation set), the last epoch is kept and its
+  score is ``nan``.
 * Extension (:class:`Extension`): the paper's "resumed with up to N additional epochs" when a
   run has not converged, decided at the end of the schedule: if the best epoch lies within the
   last ``patience`` epochs, the last stage is extended by ``step`` epochs, at most ``max_extra``
@@ -31,7 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from e2e_mammo.data.loaders import set_epoch
-from e2e_mammo.data.samplers import AUGMENT_STREAM, epoch_generator
+from e2e_mammo.data.samplers import AUGMENT_STREAM, MODEL_STREAM, epoch_generator, epoch_seed
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.loop import evaluate, train_one_epoch
@@ -78,6 +80,8 @@ class FitConfig:
         check_monitor(self.monitor)
         if not self.schedule:
             raise ValueError("a schedule needs at least one stage")
+        if self.extension is not None and self.monitor == "last":
+            raise ValueError("an extension needs a monitor that can converge, not 'last'")
 
     def settings(self) -> dict[str, Any]:
         """Plain-type form (part of a run's identity)."""
@@ -191,7 +195,12 @@ def _epoch_record(epoch: int, stage: Stage, tr: dict, va: dict) -> dict[str, Any
 
 
 def _one_epoch(model, train, val, cfg: FitConfig, optimizer, epoch: int, stage: Stage, device):
-    """Train epoch ``epoch`` (0-based) with its seeded order and augmentation; score ``val``."""
+    """Train epoch ``epoch`` (0-based) with its seeded order and augmentation; score ``val``.
+
+    The global torch RNG (dropout, anything else a model draws) is seeded per epoch too, so an
+    epoch's result never depends on what ran before it in the process.
+    """
+    torch.manual_seed(epoch_seed(cfg.seed, epoch, MODEL_STREAM))
     set_epoch(train, epoch)
     tr = train_one_epoch(
         model,
@@ -260,9 +269,11 @@ def fit(
             last_save = time.monotonic()
         if on_epoch is not None:
             on_epoch(dict(record))
+    if state.best_model is None:  # no epoch had a score (e.g. AUC of a one-class val set)
+        state.best_epoch, state.best_score = state.epoch, math.nan
+        state.best_model = _clone_state(model)
     _save(path, model, optimizer, state, identity, completed=True)
-    if state.best_model is not None:
-        model.load_state_dict(state.best_model)
+    model.load_state_dict(state.best_model)
     return FitResult(
         state.best_epoch, state.best_score, cfg.monitor, state.history, True, state.epoch
     )

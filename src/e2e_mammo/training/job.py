@@ -127,9 +127,10 @@ def _choose_run(
 ) -> tuple[bool, str | None]:
     """(resumed, run id to continue) after applying the restart rules.
 
-    The run of an earlier attempt of the same job (same identity) that did not finish is
-    continued, whether or not it left a checkpoint; any other run it left RUNNING is ended
-    as KILLED.
+    The run of an interrupted attempt of the same job (same identity; RUNNING after a hard kill,
+    or KILLED) is continued, whether or not it left a checkpoint; a FAILED attempt's run (an
+    error, perhaps since fixed) is left as it is and a new run starts; any other run left
+    RUNNING is ended as KILLED.
     """
     previous = _previous_run(job.checkpoint_dir)
     resumed = ckpt.prepare(job.checkpoint_dir, identity) == "resume"
@@ -137,7 +138,7 @@ def _choose_run(
     if not run_id:
         return resumed, None
     status = run_status(tracking, run_id) if tracking.enabled else "KILLED"
-    if previous.get("identity") == identity and status in ("RUNNING", "KILLED", "FAILED"):
+    if previous.get("identity") == identity and status in ("RUNNING", "KILLED"):
         return resumed, run_id
     if tracking.enabled and mark_killed(tracking, run_id):
         log.info("MLflow run %s of an interrupted attempt ended as KILLED", run_id)

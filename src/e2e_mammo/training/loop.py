@@ -11,6 +11,7 @@ network's own first module subtracts the training-set mean and scales for its we
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -156,7 +157,8 @@ def evaluate(
 
     Returns ``loss``, ``accuracy``, ``auc`` (:func:`~e2e_mammo.evaluation.metrics.roc_auc`),
     ``index``, ``labels``, softmax ``probs`` (N, K) and, with ``tta``, ``tta_probs`` (the mean
-    over four flips, :mod:`e2e_mammo.evaluation.tta`) and ``tta_auc``.
+    over four flips, :mod:`e2e_mammo.evaluation.tta`) and ``tta_auc``. An empty loader gives
+    ``nan`` metrics and no probabilities.
     """
     device = torch.device(device)
     model.eval()
@@ -175,8 +177,16 @@ def evaluate(
             out["tta_probs"].append(tta_probs.float().cpu().numpy())
         out["labels"].append(y.cpu().numpy())
         out["index"].append(torch.as_tensor(ib).numpy())
-    if not out["labels"]:
-        raise ValueError("nothing to evaluate")
+    if not out["labels"]:  # an empty split (e.g. INbreast has no test split)
+        return {
+            "loss": math.nan,
+            "accuracy": math.nan,
+            "auc": math.nan,
+            "index": np.zeros(0, int),
+            "labels": np.zeros(0, int),
+            "probs": None,
+            "tta_probs": None,
+        }
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items() if v}
     result["loss"] = loss_sum / len(result["labels"])
     result["accuracy"] = accuracy(result["labels"], result["probs"])

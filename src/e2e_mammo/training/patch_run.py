@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,6 @@ def row_training_settings(
         "patch_set": row["patch_set"],
         "init": choice.init,
         "pretrained_label": choice.label,
-        "weights": str(choice.weights) if choice.weights else None,
         "schedule": [
             {
                 "name": s.name,
@@ -136,13 +136,13 @@ def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
     )
 
 
-def _score_splits(model, data, dev, batch_size: int) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Predictions of every split (one table) and the test metrics."""
+def _score_splits(model, data, dev, cfg: FitConfig, batch_size: int):
+    """Predictions of every split (one table) and the test metrics, scored as in training."""
     frames, metrics = [], {}
     for split in SPLITS:
         dataset, index = data[split]
         loader = make_loader(dataset, batch_size, shuffle=False)
-        result = evaluate(model, loader, device=dev)
+        result = evaluate(model, loader, device=dev, channels_last=cfg.channels_last, amp=cfg.amp)
         frames.append(prediction_frame(split, result, PATCH_CLASSES, ids=index))
         if split == "test":
             metrics = {
@@ -153,28 +153,44 @@ def _score_splits(model, data, dev, batch_size: int) -> tuple[pd.DataFrame, dict
     return pd.concat(frames, ignore_index=True), metrics
 
 
-def _train(
-    ctx: JobContext,
-    settings,
-    patches_dir: Path,
-    mean: float,
-    out_dir: Path,
-    workers: int,
-    device: str,
-) -> JobOutcome:
-    data = {split: load_patch_split(patches_dir, split) for split in SPLITS}
-    cfg = _fit_config(settings)
+@dataclass(frozen=True)
+class _RowInputs:
+    settings: Mapping[str, Any]
+    patches_dir: Path
+    mean: float
+    out_dir: Path
+    weights: Path | None
+    device: str
+
+
+def _build_model(row: _RowInputs) -> torch.nn.Module:
+    torch.manual_seed(row.settings["seed"])  # the random initialisation is part of the run
+    return build_patch_classifier(
+        row.settings["arch"],
+        pretrained=row.settings["init"],
+        weights_path=row.weights,
+        mean=row.mean,
+    )
+
+
+def _save_outputs(model, row: _RowInputs, predictions: pd.DataFrame) -> None:
+    atomic_write_csv(predictions, row.out_dir / "predictions.csv")
+    spec = {
+        "arch": row.settings["arch"],
+        "n_classes": len(PATCH_CLASSES),
+        "class_names": list(PATCH_CLASSES),
+    }
+    save_model(row.out_dir / "model.pt", model, "patch_classifier", spec)
+
+
+def _train(ctx: JobContext, row: _RowInputs) -> JobOutcome:
+    data = {split: load_patch_split(row.patches_dir, split) for split in SPLITS}
+    cfg = _fit_config(row.settings)
     ctx.total_epochs = total_epochs(cfg.schedule)
-    torch.manual_seed(settings["seed"])  # the random initialisation is part of the seeded run
-    weights = settings["weights"]
-    model = build_patch_classifier(
-        settings["arch"], pretrained=settings["init"], weights_path=weights, mean=mean
-    )
-    dev = pick_device(device)
-    bs = settings["batch_size"]
-    train = make_loader(
-        data["train"][0], bs, shuffle=True, seed=settings["seed"], workers=workers, drop_single=True
-    )
+    model, dev, bs = _build_model(row), pick_device(row.device), row.settings["batch_size"]
+    seed = row.settings["seed"]
+    # memory-mapped patch batches are one copy each: loader workers would cost more than save
+    train = make_loader(data["train"][0], bs, shuffle=True, seed=seed, drop_single=True)
     val = make_loader(data["val"][0], bs, shuffle=False)
     log.info("%d epochs on %s, %d training patches", ctx.total_epochs, dev, len(data["train"][0]))
     result = fit(
@@ -188,25 +204,13 @@ def _train(
         on_epoch=ctx.on_epoch,
         checkpoint_interval_s=CHECKPOINT_INTERVAL_S,
     )
-    predictions, metrics = _score_splits(model, data, dev, bs)
-    atomic_write_csv(predictions, out_dir / "predictions.csv")
-    save_model(
-        out_dir / "model.pt",
-        model,
-        "patch_classifier",
-        {
-            "arch": settings["arch"],
-            "n_classes": len(PATCH_CLASSES),
-            "class_names": list(PATCH_CLASSES),
-        },
-    )
-    metrics.update(best_epoch=result.best_epoch, best_val_score=result.best_score)
+    predictions, metrics = _score_splits(model, data, dev, cfg, bs)
+    _save_outputs(model, row, predictions)
+    best = result.best_score if math.isfinite(result.best_score) else None
+    metrics.update(best_epoch=result.best_epoch, best_val_score=best)
     counts = {f"n_{s}": len(data[s][0]) for s in SPLITS}
-    return JobOutcome(
-        result.history,
-        metrics,
-        {"epochs_trained": result.epochs, "monitor": result.monitor, **counts},
-    )
+    extra = {"epochs_trained": result.epochs, "monitor": result.monitor, **counts}
+    return JobOutcome(result.history, metrics, extra)
 
 
 def train_patch_row(
@@ -217,44 +221,40 @@ def train_patch_row(
     out_dir: Path,
     *,
     tracking: TrackingConfig,
+    weights: Path | None = None,
     threads: int = 1,
     device: str = "auto",
 ) -> dict:
-    """Train (or resume an interrupted) Table 1 row; write its outputs; return ``result.json``."""
+    """Train (or resume an interrupted) Table 1 row; write its outputs; return ``result.json``.
+
+    ``weights``: the ImageNet file of a row with ``init: imagenet`` (its content is part of the
+    job's identity; its path is not).
+    """
     torch.set_num_threads(max(1, threads))
     mean = float(json.loads(Path(mean_json).read_text())["mean"])
     inputs = tuple(patches_dir / f"{s}.{ext}" for s in SPLITS for ext in ("npy", "csv"))
-    inputs += (Path(mean_json),) + ((Path(settings["weights"]),) if settings["weights"] else ())
+    inputs += (Path(mean_json),) + ((Path(weights),) if weights else ())
+    tags = {"table": "1", "row": row_name, "stage": "patch", "status": "ok"}
     job = TrackedJob(
         name=f"table1/{row_name}",
         out_dir=out_dir,
         inputs=inputs,
-        settings=dict(settings),
-        tags={
-            "table": "1",
-            "row": row_name,
-            "stage": "patch",
-            "status": "ok",
-            "git_commit": git_commit(),
-            "init": settings["init"],
-        },
+        settings={k: v for k, v in settings.items() if k != "pretrained_label"},
+        tags={**tags, "git_commit": git_commit(), "init": settings["init"]},
         params={**settings, "mean": mean, "threads": threads},
     )
-    workers = 0  # memory-mapped patch batches are one copy each: workers would cost more
-    outcome = run_tracked_job(
-        job,
-        tracking,
-        lambda ctx: _train(ctx, settings, patches_dir, mean, out_dir, workers, device),
-    )
+    row = _RowInputs(settings, patches_dir, mean, out_dir, weights, device)
+    outcome = run_tracked_job(job, tracking, lambda ctx: _train(ctx, row))
+    label = settings["pretrained_label"]
     result = {
         "row": row_name,
         "arch": settings["arch"],
         "patch_set": settings["patch_set"],
-        "pretrained_label": settings["pretrained_label"],
+        "pretrained_label": label,
         "status": "ok",
         **outcome,
+        "note": _init_note(label),
     }
-    result["note"] = _init_note(settings["pretrained_label"])
     atomic_write_json(result, out_dir / "result.json")
     return result
 
