@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+#: Columns the table sets itself; an id table's own columns of these names are dropped.
+RESERVED = ("split", "row", "label")
+
 
 def prediction_frame(
     split: str,
@@ -22,12 +25,14 @@ def prediction_frame(
 ) -> pd.DataFrame:
     """The predictions of one split from :func:`e2e_mammo.training.loop.evaluate`'s output.
 
-    ``ids`` (optional) is the split's index table; its rows are picked by ``evaluation["index"]``.
+    ``ids`` (optional) is the split's index table; its rows are picked by ``evaluation["index"]``
+    (its own ``split``, ``row`` and ``label`` columns give way to the table's).
     """
     index = np.asarray(evaluation["index"])
     frame = pd.DataFrame({"split": split, "row": index})
     if ids is not None:
         picked = ids.iloc[index].reset_index(drop=True)
+        picked = picked.drop(columns=[c for c in RESERVED if c in picked.columns])
         frame = pd.concat([frame, picked], axis=1)
     frame["label"] = np.asarray(evaluation["labels"])
     for prefix, key in (("prob", "probs"), ("tta_prob", "tta_probs")):
