@@ -20,15 +20,6 @@ from e2e_mammo.training.staged import Stage
 SCHEDULE = (Stage("all", 3, 1e-3, "all"),)
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> TrackingConfig:
-    return TrackingConfig(
-        uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        experiment="test",
-        artifacts=str(tmp_path / "artifacts"),
-    )
-
-
 def make_job(tmp_path: Path, data: bytes = b"patches") -> TrackedJob:
     source = tmp_path / "train.npy"
     if not source.is_file() or source.read_bytes() != data:

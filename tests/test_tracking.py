@@ -10,15 +10,6 @@ import pytest
 from e2e_mammo.tracking import TrackingConfig, files_hash, flatten, init_store, start_run
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> TrackingConfig:
-    return TrackingConfig(
-        uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        experiment="test",
-        artifacts=str(tmp_path / "artifacts"),
-    )
-
-
 def test_disabled_tracking_keeps_records_in_memory() -> None:
     with start_run(TrackingConfig(enabled=False), "row") as run:
         run.log_params({"model": {"arch": "resnet50"}})
