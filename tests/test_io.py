@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_mammo.io import atomic_path, atomic_write_json
+from e2e_mammo.io import atomic_path, atomic_write_json, file_sha256
 
 
 def test_atomic_path_renames_on_success(tmp_path: Path):
@@ -26,3 +26,11 @@ def test_atomic_files_get_the_usual_permissions(tmp_path: Path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_file_sha256_changes_with_content(tmp_path: Path):
+    path = tmp_path / "m.csv"
+    path.write_text("a")
+    first = file_sha256(path)
+    path.write_text("b")
+    assert file_sha256(path) != first and len(first) == 64

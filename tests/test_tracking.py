@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_mammo.tracking import TrackingConfig, files_hash, flatten, init_store, start_run
+from e2e_mammo.tracking import TrackingConfig, flatten, init_store, start_run
 
 
 def test_disabled_tracking_keeps_records_in_memory() -> None:
@@ -60,14 +60,6 @@ def test_parallel_jobs_after_init_lose_no_run(store: TrackingConfig) -> None:
 
 def test_flatten_nested_keys() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
-
-
-def test_files_hash_changes_with_content(tmp_path: Path) -> None:
-    path = tmp_path / "m.csv"
-    path.write_text("a")
-    first = files_hash([path])
-    path.write_text("b")
-    assert files_hash([path]) != first
 
 
 def test_resumed_run_continues_the_same_run(store: TrackingConfig) -> None:

@@ -14,11 +14,10 @@ Only the datasets' own anonymised IDs ever reach MLflow.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,17 +97,6 @@ def git_commit(cwd: str | Path = ".") -> str:
     return sha + ("+dirty" if dirty else "")
 
 
-def files_hash(paths: Iterable[str | Path]) -> str:
-    """SHA-256 over the bytes of the given files (the data manifests a run was trained on)."""
-    digest = hashlib.sha256()
-    for path in sorted(str(p) for p in paths):
-        digest.update(Path(path).name.encode())
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
 @dataclass
 class Run:
     """One MLflow run (or its in-memory stand-in when tracking is off)."""
@@ -116,8 +104,7 @@ class Run:
     config: TrackingConfig
     name: str
     tags: dict[str, str] = field(default_factory=dict)
-    run_id: str | None = None
-    resume: bool = False
+    run_id: str | None = None  # set before entering: continue that run
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[tuple[str, float, int | None]] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
@@ -128,7 +115,7 @@ class Run:
 
             mlflow.set_tracking_uri(self.config.uri)
             experiment_id = init_store(self.config)
-            if self.resume and self.run_id:
+            if self.run_id:
                 active = mlflow.start_run(run_id=self.run_id)
                 mlflow.set_tags(self.tags)
             else:
@@ -199,7 +186,8 @@ def run_status(config: TrackingConfig, run_id: str) -> str | None:
 
 
 def mark_killed(config: TrackingConfig, run_id: str) -> bool:
-    """End a run left RUNNING by a killed process as KILLED; True when it was RUNNING."""
+    """End a run left RUNNING by a killed process as KILLED; True when it was RUNNING (never
+    with tracking off)."""
     if run_status(config, run_id) != "RUNNING":
         return False
     _client(config.uri).set_terminated(run_id, status="KILLED")
@@ -234,5 +222,4 @@ def start_run(
         name=name,
         tags={k: str(v) for k, v in (tags or {}).items()},
         run_id=resume_run_id,
-        resume=resume_run_id is not None,
     )

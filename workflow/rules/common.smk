@@ -4,6 +4,7 @@ from pathlib import Path
 
 from e2e_mammo.config import is_synthetic, validate_params
 from e2e_mammo.constants import SPLITS
+from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.training.patch_run import choose_pretrained, row_training_settings
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
@@ -60,8 +61,6 @@ PATCH_SETS = sorted(config["patches"]["sets"])
 
 def patch_set_params(wildcards):
     """Sampling settings of one patch set, with the patch side scaled to convert.size."""
-    from e2e_mammo.preprocess.patches import scaled_patch_size
-
     patches = config["patches"]
     size = scaled_patch_size(
         patches["size"], config["convert"]["size"][0], patches["reference_height"]

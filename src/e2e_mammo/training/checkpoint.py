@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from e2e_mammo.io import atomic_write
+from e2e_mammo.io import atomic_write, file_sha256
 
 FILE = "checkpoint.pt"
 FORMAT_VERSION = 2
@@ -50,15 +50,6 @@ def load(path: str | Path) -> dict[str, Any]:
     return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def normalise_config(config: Any) -> Any:
     """JSON round trip: tuples -> lists, keys -> str; raises on non-JSON values."""
     return json.loads(json.dumps(config, sort_keys=True))
@@ -68,7 +59,7 @@ def identity_hash(inputs: Iterable[str | Path], settings: Mapping[str, Any]) -> 
     """The identity of a run: SHA-256 over its input files' contents and its settings."""
     digest = hashlib.sha256()
     for path in sorted(str(p) for p in inputs):
-        digest.update(f"{Path(path).name}:{file_digest(path)}\n".encode())
+        digest.update(f"{Path(path).name}:{file_sha256(path)}\n".encode())
     digest.update(json.dumps(normalise_config(dict(settings)), sort_keys=True).encode())
     return digest.hexdigest()
 

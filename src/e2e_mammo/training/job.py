@@ -37,6 +37,8 @@ from e2e_mammo.training import checkpoint as ckpt
 log = logging.getLogger(__name__)
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auc", "lr")
 RUN_ID_FILE = "mlflow_run.json"
+#: MLflow statuses of an attempt that was stopped, not finished or failed: its run is continued.
+INTERRUPTED = ("RUNNING", "KILLED")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class TrackedJob:
     settings: Mapping[str, Any]  # everything else that changes the result
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    result: Mapping[str, Any] = field(default_factory=dict)  # fixed fields of result.json
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -66,12 +69,16 @@ class JobContext:
     total_epochs: int = 0
     logged: set[int] = field(default_factory=set)  # epochs an interrupted attempt logged
 
-    def on_epoch(self, record: dict[str, Any]) -> None:
-        """Log one epoch's record to MLflow (``step=epoch``, once per epoch) and to the log."""
+    def log_epoch_metrics(self, record: dict[str, Any]) -> None:
+        """Log one epoch's metrics to MLflow (``step=epoch``), unless that epoch already is."""
         if record["epoch"] not in self.logged:
             metrics = {k: record[k] for k in EPOCH_METRICS if k in record}
             self.run.log_metrics(metrics, record["epoch"])
             self.logged.add(record["epoch"])
+
+    def on_epoch(self, record: dict[str, Any]) -> None:
+        """Log one epoch's record to MLflow and a progress line to the job's log."""
+        self.log_epoch_metrics(record)
         log.info(
             "epoch %d/%s (%s, lr %g): train loss %.4f acc %.4f | val loss %.4f acc %.4f auc %.4f",
             record["epoch"],
@@ -93,7 +100,6 @@ class JobOutcome:
     history: list[dict[str, Any]]
     metrics: dict[str, float]  # final numbers, logged once
     result: dict[str, Any]  # further fields of result.json
-    artifacts: list[Path] = field(default_factory=list)
 
 
 @contextmanager
@@ -137,10 +143,9 @@ def _choose_run(
     run_id = previous.get("run_id")
     if not run_id:
         return resumed, None
-    status = run_status(tracking, run_id) if tracking.enabled else "KILLED"
-    if previous.get("identity") == identity and status in ("RUNNING", "KILLED"):
+    if previous.get("identity") == identity and run_status(tracking, run_id) in INTERRUPTED:
         return resumed, run_id
-    if tracking.enabled and mark_killed(tracking, run_id):
+    if mark_killed(tracking, run_id):
         log.info("MLflow run %s of an interrupted attempt ended as KILLED", run_id)
     return resumed, None
 
@@ -148,11 +153,7 @@ def _choose_run(
 def _log_missing_epochs(ctx: JobContext, history: Iterable[dict[str, Any]]) -> None:
     """Log the epochs restored from a checkpoint that no attempt logged (killed in between)."""
     for record in history:
-        if record["epoch"] not in ctx.logged:
-            ctx.run.log_metrics(
-                {k: record[k] for k in EPOCH_METRICS if k in record}, record["epoch"]
-            )
-            ctx.logged.add(record["epoch"])
+        ctx.log_epoch_metrics(record)
 
 
 def _write_outputs(job: TrackedJob, ctx: JobContext, outcome: JobOutcome) -> dict[str, Any]:
@@ -162,9 +163,7 @@ def _write_outputs(job: TrackedJob, ctx: JobContext, outcome: JobOutcome) -> dic
     ctx.run.log_metrics(outcome.metrics)
     for path in [job.out_dir / "history.csv", job.out_dir / "learning_curves.png"]:
         ctx.run.log_artifact(path)
-    for path in outcome.artifacts:
-        ctx.run.log_artifact(path)
-    return {**outcome.result, **outcome.metrics, "mlflow_run_id": ctx.run.run_id}
+    return {**job.result, **outcome.result, **outcome.metrics, "mlflow_run_id": ctx.run.run_id}
 
 
 def run_tracked_job(

@@ -242,21 +242,17 @@ def train_patch_row(
         settings={k: v for k, v in settings.items() if k != "pretrained_label"},
         tags={**tags, "git_commit": git_commit(), "init": settings["init"]},
         params={**settings, "mean": mean, "threads": threads},
+        result={
+            "row": row_name,
+            "arch": settings["arch"],
+            "patch_set": settings["patch_set"],
+            "pretrained_label": settings["pretrained_label"],
+            "status": "ok",
+            "note": _init_note(settings["pretrained_label"]),
+        },
     )
     row = _RowInputs(settings, patches_dir, mean, out_dir, weights, device)
-    outcome = run_tracked_job(job, tracking, lambda ctx: _train(ctx, row))
-    label = settings["pretrained_label"]
-    result = {
-        "row": row_name,
-        "arch": settings["arch"],
-        "patch_set": settings["patch_set"],
-        "pretrained_label": label,
-        "status": "ok",
-        **outcome,
-        "note": _init_note(label),
-    }
-    atomic_write_json(result, out_dir / "result.json")
-    return result
+    return run_tracked_job(job, tracking, lambda ctx: _train(ctx, row))
 
 
 def _init_note(label: str) -> str:

@@ -57,6 +57,48 @@ def _set_pixels(ds: Dataset, pixels: np.ndarray, photometric: str, bits_stored: 
     ds.PixelData = np.ascontiguousarray(pixels).astype(pixels.dtype.newbyteorder("<")).tobytes()
 
 
+def _set_study_header(
+    ds: Dataset,
+    patient_id: str,
+    sop_class_uid: str,
+    study_date: str,
+    modality: str,
+    series_description: str,
+) -> None:
+    """Patient, study and series attributes (the dataset's own anonymised ID only)."""
+    ds.PatientID = patient_id
+    ds.PatientName = patient_id
+    ds.StudyID = "DDSM" if sop_class_uid == SecondaryCaptureImageStorage else ""
+    ds.StudyDate = study_date
+    ds.Modality = modality
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.SeriesDescription = series_description
+    ds.BodyPartExamined = "BREAST"
+    if sop_class_uid == SecondaryCaptureImageStorage:
+        ds.ConversionType = "WSD"
+
+
+def _set_optional_tags(
+    ds: Dataset,
+    optional: dict[str, str | None],
+    rescale: tuple[float, float] | None,
+    window: tuple[float, float] | None,
+    extra: dict[str, object] | None,
+) -> None:
+    """The keywords given (not ``None``), the modality and VOI LUTs, and ``extra``."""
+    for keyword, value in optional.items():
+        if value is not None:
+            setattr(ds, keyword, value)
+    if rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = rescale
+        ds.RescaleType = "US"
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    for key, value in (extra or {}).items():
+        setattr(ds, key, value)
+
+
 def write_dicom(
     path: str | Path,
     pixels: np.ndarray,
@@ -116,34 +158,15 @@ def write_dicom(
     ds.SOPInstanceUID = sop_instance_uid
     ds.StudyInstanceUID = study_uid or generate_uid()
     ds.SeriesInstanceUID = series_uid or generate_uid()
-    ds.PatientID = patient_id
-    ds.PatientName = patient_id
-    ds.StudyID = "DDSM" if sop_class_uid == SecondaryCaptureImageStorage else ""
-    ds.StudyDate = study_date
-    ds.Modality = modality
-    ds.SeriesNumber = 1
-    ds.InstanceNumber = 1
-    ds.SeriesDescription = series_description
-    ds.BodyPartExamined = "BREAST"
-    if sop_class_uid == SecondaryCaptureImageStorage:
-        ds.ConversionType = "WSD"
+    _set_study_header(ds, patient_id, sop_class_uid, study_date, modality, series_description)
     optional = {
         "Laterality": laterality,
         "ImageLaterality": image_laterality,
         "PatientOrientation": patient_orientation,
         "ViewPosition": view_position,
     }
-    for keyword, value in optional.items():
-        if value is not None:
-            setattr(ds, keyword, value)
     _set_pixels(ds, pixels, photometric, bits_stored)
-    if rescale is not None:
-        ds.RescaleSlope, ds.RescaleIntercept = rescale
-        ds.RescaleType = "US"
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    for key, value in (extra or {}).items():
-        setattr(ds, key, value)
+    _set_optional_tags(ds, optional, rescale, window, extra)  # after: ``extra`` may override
     return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
