@@ -16,6 +16,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     patch_set="|".join(PATCH_SETS),
     row=one_of(TABLE1),
+    model=one_of(WHOLE),
 
 
 include: "workflow/rules/synth.smk"
@@ -25,6 +26,8 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/patches.smk"
 include: "workflow/rules/train_patch.smk"
+include: "workflow/rules/train_whole.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
@@ -32,3 +35,9 @@ rule all:
     input:
         expand("results/splits/{dataset}/splits.csv", dataset=DATASETS),
         "results/tables/table1.md",
+        "results/tables/table2.md",
+        "results/tables/table3.md",
+        "results/tables/ensemble.csv",
+        "results/figures/fig2_loss.png",
+        "results/figures/fig3a_roc.png",
+        "results/figures/heatmap_overlays.png",

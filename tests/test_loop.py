@@ -95,3 +95,39 @@ def test_empty_split_evaluates_to_nan_metrics():
     out = evaluate(model, [], device="cpu")
     assert out["labels"].size == 0 and out["probs"] is None
     assert out["auc"] != out["auc"] and out["accuracy"] != out["accuracy"]
+
+
+def _linear_model_and_batches():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    x = torch.randint(0, 65535, (4, 1, 2, 2), dtype=torch.int32).to(torch.uint16)
+    y = torch.tensor([0, 1, 1, 0])
+    return model, x, y
+
+
+def _one_epoch(model, batches, accumulate):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    train_one_epoch(
+        model,
+        batches,
+        optimizer=opt,
+        device="cpu",
+        augment_cfg=None,
+        generator=torch.Generator(),
+        balance=False,
+        accumulate=accumulate,
+    )
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_accumulating_two_batches_equals_one_step_on_their_union():
+    model, x, y = _linear_model_and_batches()
+    start = [p.detach().clone() for p in model.parameters()]
+    halves = [(x[:2], y[:2], torch.arange(2)), (x[2:], y[2:], torch.arange(2, 4))]
+    accumulated = _one_epoch(model, halves, accumulate=2)
+    with torch.no_grad():
+        for p, s in zip(model.parameters(), start, strict=True):
+            p.copy_(s)
+    whole = _one_epoch(model, [(x, y, torch.arange(4))], accumulate=1)
+    for a, b in zip(accumulated, whole, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -189,3 +189,14 @@ def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
     histories = [pd.read_csv(tmp_path / name / "history.csv") for name in ("a", "b")]
     pd.testing.assert_frame_equal(histories[0], histories[1])
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
+
+
+def test_a_row_may_name_its_own_schedule():
+    schedules = dict(SCHEDULES, own=[{"name": "all", "trainable": "all", "lr": 1e-4, "epochs": 20}])
+    schedule = row_schedule("S10", "none", schedules, 0.5, "own")
+    assert [(s.lr, s.epochs) for s in schedule] == [(1e-4, 10)]
+
+
+def test_an_unknown_row_schedule_is_named():
+    with pytest.raises(ValueError, match="nowhere"):
+        row_schedule("S10", "none", SCHEDULES, 1.0, "nowhere")

@@ -3,10 +3,13 @@ import torch
 
 from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.training.staged import (
+    KERAS_L2_FACTOR,
     Stage,
     apply_stage,
     freeze_frozen_batchnorm,
+    head_kernels,
     make_optimizer,
+    scale_schedule,
     schedule_from_config,
     stage_for_epoch,
     total_epochs,
@@ -112,3 +115,34 @@ def test_make_optimizer_is_adam_with_stage_lr(resnet):
     assert isinstance(opt, torch.optim.Adam)
     assert opt.param_groups[0]["lr"] == 1e-4
     assert opt.param_groups[0]["weight_decay"] == 1e-3
+
+
+def test_head_kernels_are_the_heads_weights_without_biases(resnet):
+    kernels = head_kernels(resnet)
+    assert [tuple(p.shape) for p in kernels] == [tuple(resnet.head.weight.shape)]
+
+
+def test_make_optimizer_decays_only_the_given_parameters_at_keras_scale(resnet):
+    stage = Stage("w", 1, 1e-4, "head", weight_decay=1e-3)
+    params = apply_stage(resnet, stage, [])
+    opt = make_optimizer(params, stage, head_kernels(resnet), KERAS_L2_FACTOR)
+    by_param = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    assert by_param[id(resnet.head.weight)] == pytest.approx(2e-3)
+    assert by_param[id(resnet.head.bias)] == 0.0
+
+
+def test_scale_schedule_rounds_and_keeps_at_least_one_epoch():
+    stages = [
+        {"name": "top", "trainable": "head", "lr": 1e-4, "epochs": 30},
+        {"name": "all", "trainable": "all", "lr": 1e-5, "epochs": 2},
+    ]
+    scaled = scale_schedule(stages, 0.1)
+    assert [s.epochs for s in scaled] == [3, 1]
+
+
+def test_fixed_stats_keep_trainable_batchnorm_of_named_blocks_in_eval(resnet):
+    apply_stage(resnet, Stage("a", 1, 1e-5, "all"), [])
+    resnet.train()
+    freeze_frozen_batchnorm(resnet, ["backbone"])
+    assert not resnet.backbone.layer4[0].bn1.training
+    assert resnet.backbone.layer4[0].bn1.weight.requires_grad

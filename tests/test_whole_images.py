@@ -54,3 +54,25 @@ def test_unreadable_png_is_named(tmp_path: Path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG truncated")
     with pytest.raises(DatasetError, match="bad.png"):
         read_png16(tmp_path / "bad.png")
+
+
+def test_split_tables_join_labels_and_png_paths(tmp_path: Path):
+    from image_cases import SPLIT_SIZES, write_image_dataset
+
+    from e2e_mammo.data.whole_images import image_split_tables
+
+    tables = image_split_tables(*write_image_dataset(tmp_path))
+    assert {s: len(t) for s, t in tables.items()} == SPLIT_SIZES
+    assert list(tables["val"].columns) == ["image_id", "patient_id", "label", "png_path"]
+
+
+def test_split_image_missing_from_manifest_is_named(tmp_path: Path):
+    import pandas as pd
+    from image_cases import write_image_dataset
+
+    from e2e_mammo.data.whole_images import image_split_tables
+
+    splits, manifest = write_image_dataset(tmp_path)
+    pd.read_csv(manifest).iloc[1:].to_csv(manifest, index=False)
+    with pytest.raises(DatasetError, match="train_0"):
+        image_split_tables(splits, manifest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -20,12 +21,30 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 def tiny_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     tiny = copy.deepcopy(params)
-    tiny["data"]["cbis_ddsm"]["synthetic"].update(n_patients=8, image_size=[200, 128])
+    tiny["data"]["cbis_ddsm"]["synthetic"].update(n_patients=14, image_size=[200, 128])
     tiny["data"]["inbreast"]["synthetic"].update(n_patients=6, image_size=[200, 160])
     tiny["convert"]["size"] = [192, 144]
     tiny["patch_training"]["epoch_scale"] = 0.01
     tiny["patch_training"]["batch_size"] = 16
+    tiny["split"]["cbis_ddsm"].update(test_frac=0.3, val_frac=0.3)  # both classes in each
+    tiny["whole_image"].update(rows=TINY_WHOLE_ROWS, epoch_scale=0.01, workers=1)
+    tiny["whole_image"]["bootstrap"]["n_boot"] = 50
+    tiny["two_step"].update(n_estimators=10, min_samples_split=2)
+    tiny["figures"].update(fig2_rows=["vgg-s10-vgg512x3", "vgg-s10-vgg128-64"], heatmap_images=2)
     return tiny
+
+
+#: One row of every kind: ResNet top, VGG top, both hybrids, heatmap inserted, heatmap + FC,
+#: and the two-step baseline (the ensemble takes the best four of the six end-to-end rows).
+TINY_WHOLE_ROWS = [
+    "r50-s10-res256-128x1",
+    "vgg-s10-vgg128-64",
+    "r50-s10-vgg256-128",
+    "vgg-s10-res1024x2",
+    "r50-s10-hm-res256-512x2",
+    "r50-s10-fc5",
+    "r50-s10-two-step",
+]
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -141,9 +160,14 @@ def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
 
     client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("e2e-mammo")
-    runs = {r.data.tags["row"]: r for r in client.search_runs([experiment.experiment_id])}
+    every = client.search_runs([experiment.experiment_id])
+    runs = {r.data.tags["row"]: r for r in every if r.data.tags.get("table") == "1"}
     params = yaml.safe_load((pipeline / "params.yaml").read_text())
     assert sorted(runs) == sorted(r["row"] for r in params["table1"])
+    for table in ("2", "3"):  # one run per row of Tables 2 and 3, trained or not
+        rows = [r.data.tags["row"] for r in every if r.data.tags.get("table") == table]
+        assert sorted(rows) == sorted(r["row"] for r in params[f"table{table}"])
+    assert [r.data.tags["stage"] for r in every if "row" not in r.data.tags] == ["ensemble"]
     for row in ("resnet50-N-S1", "resnet50-N-S10"):
         run = runs[row]
         assert run.data.tags["table"] == "1" and run.data.tags["status"] == "ok"
@@ -152,3 +176,73 @@ def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
         assert [m.step for m in history] == list(range(1, len(history) + 1))
     assert runs["vgg16-Y-S10"].data.tags["status"] == "not run"
     assert "vgg16-397923af.pth" in runs["vgg16-Y-S10"].data.params["note"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table", [2, 3])
+def test_dag_builds_whole_image_tables_with_every_row(pipeline: Path, table: int) -> None:
+    frame = pd.read_csv(pipeline / f"results/tables/table{table}.csv")
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    assert list(frame["row"]) == [r["row"] for r in params[f"table{table}"]]
+    trained = frame["row"].isin(TINY_WHOLE_ROWS)
+    assert (frame.loc[trained, "status"] == "ok").all()
+    assert (frame.loc[~trained, "status"] == "not in demo").all()
+    assert frame.loc[~trained, "note"].str.contains("profiles/paper").all()
+    assert frame.loc[trained, "paper_auc"].notna().all()
+    markdown = (pipeline / f"results/tables/table{table}.md").read_text()
+    assert "never the paper" in markdown
+
+
+@pytest.mark.slow
+def test_dag_trains_every_kind_of_whole_image_row(pipeline: Path) -> None:
+    for row in TINY_WHOLE_ROWS:
+        folder = pipeline / "results/whole_models" / row
+        result = json.loads((folder / "result.json").read_text())
+        assert result["status"] == "ok", row
+        predictions = pd.read_csv(folder / "predictions.csv")
+        assert set(predictions["split"]) == {"train", "val", "test"}
+        if row.endswith("two-step"):
+            assert not (folder / "model.pt").exists()
+        else:
+            assert (folder / "model.pt").is_file() and result["epochs_trained"] == 2
+            assert "tta_prob_malignant" in predictions
+
+
+@pytest.mark.slow
+def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
+    ensemble = pd.read_csv(pipeline / "results/tables/ensemble.csv")
+    assert list(ensemble["dataset"]) == ["cbis-ddsm"]
+    members = ensemble.loc[0, "members"].split(";")
+    assert len(members) == 4 and not any(m.endswith("two-step") for m in members)
+    for name in ("fig2_loss.png", "fig3a_roc.png", "heatmap_overlays.png"):
+        assert (pipeline / "results/figures" / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_whole_image_param_change_reruns_no_patch_job(pipeline: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "copy"
+    shutil.copytree(pipeline, workdir, symlinks=True)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["whole_image"]["seed"] = 7
+    params["whole_image"]["workers"] = 2  # speed only: reruns nothing by itself
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    out = run_snakemake(workdir, "all", "-n").stdout
+    stats = out.split("Job stats:")[-1]
+    assert "train_whole_image" in stats and "ensemble" in stats
+    assert "train_patch_classifier" not in stats and "two_step" not in stats
+
+
+@pytest.mark.slow
+def test_published_whole_image_numbers_rerun_only_their_table(
+    pipeline: Path, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "copy"
+    shutil.copytree(pipeline, workdir, symlinks=True)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    for row in params["table2"]:
+        row["paper_auc"] = 0.5
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    stats = run_snakemake(workdir, "all", "-n").stdout.split("Job stats:")[-1]
+    assert "table2" in stats
+    for job in ("train_whole_image", "two_step", "whole_row_not_run", "table3", "ensemble"):
+        assert job not in stats, job

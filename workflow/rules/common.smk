@@ -6,6 +6,13 @@ from e2e_mammo.config import is_synthetic, validate_params
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.training.patch_run import choose_pretrained, row_training_settings
+from e2e_mammo.training.whole_plan import (
+    choose_patch_row,
+    not_run_reason,
+    row_meta,
+    row_status,
+)
+from e2e_mammo.training.whole_run import whole_training_settings
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
 
@@ -124,3 +131,114 @@ def not_run_row(wildcards):
 def one_of(names):
     """A wildcard constraint matching exactly ``names`` (never matches when empty)."""
     return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+# Tables 2 and 3: whole-image rows (wildcard `model`, the `row` key of a table2/table3 entry).
+WHOLE = {
+    row["row"]: dict(row, table=table)
+    for table, key in ((2, "table2"), (3, "table3"))
+    for row in config[key]
+}
+WHOLE_TABLES = {
+    2: [r["row"] for r in config["table2"]],
+    3: [r["row"] for r in config["table3"]],
+}
+
+
+def whole_patch_choice(name):
+    """The Table 1 row (trained here) a whole-image row builds on."""
+    row = WHOLE[name]
+    return choose_patch_row(
+        config["table1"], TRAINED_ROWS, row["arch"], row["patch_set"]
+    )
+
+
+def whole_status(name):
+    """ok / not in demo / not run (see e2e_mammo.training.whole_plan)."""
+    return row_status(
+        WHOLE[name], config["whole_image"]["rows"], whole_patch_choice(name)
+    )
+
+
+TRAINED_WHOLE = [n for n in WHOLE if whole_status(n) == "ok"]
+TWO_STEP_ROWS = [n for n in TRAINED_WHOLE if WHOLE[n]["top"]["type"] == "two_step"]
+END_TO_END_ROWS = [n for n in TRAINED_WHOLE if n not in TWO_STEP_ROWS]
+NOT_RUN_WHOLE = [n for n in WHOLE if n not in TRAINED_WHOLE]
+
+
+def image_size():
+    return [int(v) for v in config["convert"]["size"]]
+
+
+def patch_size():
+    patches = config["patches"]
+    return scaled_patch_size(
+        patches["size"], config["convert"]["size"][0], patches["reference_height"]
+    )
+
+
+def whole_patch_model(wildcards):
+    """The patch classifier's model.pt under a whole-image row (an input: retraining it
+    retrains the row)."""
+    return f"results/patch_models/{whole_patch_choice(wildcards.model).row}/model.pt"
+
+
+def whole_settings(wildcards):
+    """Exactly what changes one Table 2/3 row's result (never the paper's numbers)."""
+    return whole_training_settings(
+        WHOLE[wildcards.model],
+        config["whole_image"],
+        config["patch_training"]["augment"],
+        whole_patch_choice(wildcards.model).row,
+        image_size(),
+        patch_size(),
+    )
+
+
+def two_step_settings(wildcards):
+    """Exactly what changes the two-step baseline's result."""
+    row = WHOLE[wildcards.model]
+    return dict(
+        config["two_step"],
+        arch=row["arch"],
+        patch_set=row["patch_set"],
+        patch_row=whole_patch_choice(wildcards.model).row,
+        image_size=image_size(),
+        patch_size=patch_size(),
+        bootstrap=config["whole_image"]["bootstrap"],
+    )
+
+
+def whole_meta(wildcards):
+    """The descriptive fields of a row's result.json."""
+    row = WHOLE[wildcards.model]
+    return row_meta(row, row["table"], whole_patch_choice(wildcards.model))
+
+
+def whole_not_run(wildcards):
+    """A row that does not train: its description, status and reason."""
+    name = wildcards.model
+    status = whole_status(name)
+    return dict(
+        row={k: WHOLE[name][k] for k in ("row", "arch", "patch_set", "top")},
+        meta=whole_meta(wildcards),
+        status=status,
+        reason=not_run_reason(status, whole_patch_choice(name)),
+    )
+
+
+def whole_results(table):
+    return expand("results/whole_models/{model}/result.json", model=WHOLE_TABLES[table])
+
+
+def paper_whole(table):
+    """The paper's published Table 2/3 numbers, for the table only."""
+    return {
+        name: {k: v for k, v in WHOLE[name].items() if k.startswith("paper_")}
+        for name in WHOLE_TABLES[table]
+    }
+
+
+def heatmap_patch_model(wildcards):
+    """The patch classifier whose heatmaps the overlays show (figures.heatmap_row's)."""
+    return f"results/patch_models/{whole_patch_choice(config['figures']['heatmap_row']).row}/model.pt"

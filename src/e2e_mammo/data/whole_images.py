@@ -13,10 +13,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from e2e_mammo.constants import SPLITS
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.io import read_table
 
 
 def read_png16(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -54,3 +57,32 @@ class WholeImageDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         image = read_png16(self.paths[i], self.size)
         return torch.from_numpy(image).unsqueeze(0), int(self.labels[i]), int(i)
+
+
+#: Columns of the tables :func:`image_split_tables` returns (one per split).
+IMAGE_TABLE_COLUMNS = ("image_id", "patient_id", "label", "png_path")
+
+
+def image_split_tables(splits_csv: str | Path, manifest_csv: str | Path) -> dict[str, pd.DataFrame]:
+    """The images of each split (``SPLITS``, each possibly empty) with their PNG paths.
+
+    ``splits_csv`` (the split stage: image_id, patient_id, split, label) gives membership and
+    labels; the converter's ``manifest_csv`` gives each image's ``png_path``. An image of a split
+    missing from the manifest is an error naming it (the converter lists its failures in its own
+    exclusions, and the split stage only splits converted images).
+    """
+    splits = read_table(splits_csv, required=("image_id", "patient_id", "split", "label"))
+    manifest = read_table(manifest_csv, required=("image_id", "png_path"))
+    merged = splits.merge(manifest[["image_id", "png_path"]], on="image_id", how="left")
+    missing = merged.loc[merged["png_path"].isna(), "image_id"].tolist()
+    if missing:
+        raise DatasetError(
+            manifest_csv, f"{len(missing)} split images have no converted PNG, e.g. {missing[:3]}"
+        )
+    merged["label"] = merged["label"].astype(int)
+    return {
+        split: merged.loc[merged["split"] == split, list(IMAGE_TABLE_COLUMNS)].reset_index(
+            drop=True
+        )
+        for split in SPLITS
+    }

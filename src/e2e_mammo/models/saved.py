@@ -1,9 +1,13 @@
 """A trained network on disk (``model.pt``): its weights and what is needed to rebuild it.
 
 ``{"format", "kind", "spec", "state_dict"}``, readable with ``torch.load(weights_only=True)``.
-``spec`` names the builder's arguments (e.g. ``arch``, ``n_classes``) and records the input
-transform (:meth:`~e2e_mammo.models.input_transform.InputNormalization.describe`) and the class
-names, so later stages and predict never need ``params.yaml`` to use the network.
+``spec`` names the builder's arguments (e.g. ``arch``, ``n_classes``; for a
+``whole_image_classifier`` what :func:`~e2e_mammo.models.whole_image.whole_image_spec` gives)
+and records the input transform
+(:meth:`~e2e_mammo.models.input_transform.InputNormalization.describe`) and the class names, so
+later stages and predict never need ``params.yaml`` to use the network.
+
+Kinds: ``"patch_classifier"``, ``"whole_image_classifier"``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from torch import nn
 
 from e2e_mammo.io import atomic_write
 from e2e_mammo.models.patch_classifier import build_patch_classifier
+from e2e_mammo.models.whole_image import build_whole_image_classifier
 
 FORMAT_VERSION = 1
 
@@ -26,6 +31,21 @@ def _build(kind: str, spec: Mapping[str, Any]) -> nn.Module:
     if kind == "patch_classifier":
         return build_patch_classifier(
             spec["arch"], n_classes=int(spec["n_classes"]), convention=convention
+        )
+    if kind == "whole_image_classifier":
+        # A random-init patch classifier only supplies the structure; load_state_dict then
+        # restores every weight (input_norm buffers included).
+        patch = build_patch_classifier(
+            spec["arch"], n_classes=int(spec["patch_n_classes"]), convention=convention
+        )
+        return build_whole_image_classifier(
+            patch,
+            spec["arch"],
+            spec["top"],
+            tuple(int(s) for s in spec["image_size"]),
+            int(spec["patch_size"]),
+            n_classes=int(spec["n_classes"]),
+            heatmap_activation=spec.get("heatmap_activation", "softmax"),
         )
     raise ValueError(f"unknown model kind {kind!r}")
 

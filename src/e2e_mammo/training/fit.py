@@ -1,6 +1,12 @@
 """``fit``: a staged, resumable training run that keeps the best epoch chosen by a monitor.
 
-* Stages (:mod:`.staged`): each gets a fresh Adam (as Keras recompiles per stage).
+* Stages (:mod:`.staged`): each gets a fresh Adam (as Keras recompiles per stage). ``decay``:
+  ``all`` (every trainable parameter gets the stage's weight decay) or ``head_kernels`` (only
+  the new top layers' kernels, with Keras' ``l2`` scale: the authors' whole-image models).
+* ``accumulate``: gradients of that many batches per optimiser step (batch 2 with
+  accumulation stands in for a larger batch when memory is short).
+* ``fixed_bn_stats``: submodules whose batch-norm layers keep their running statistics while
+  their parameters train (statistics of 2 images per batch would overwrite them).
 * Monitor (:mod:`.monitor`): validation accuracy, validation ROC AUC, or the last epoch. When
   no epoch has a score (an AUC on a one-class validation set), the last epoch is kept and its
   score is ``nan``.
@@ -39,8 +45,11 @@ from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.loop import evaluate, train_one_epoch
 from e2e_mammo.training.monitor import check_monitor, improves, monitor_score
 from e2e_mammo.training.staged import (
+    DECAY_CHOICES,
+    KERAS_L2_FACTOR,
     Stage,
     apply_stage,
+    head_kernels,
     make_optimizer,
     stage_for_epoch,
     total_epochs,
@@ -75,9 +84,16 @@ class FitConfig:
     amp: bool = True
     head_attr: str = "head"
     backbone_attr: str = "backbone"
+    accumulate: int = 1
+    decay: str = "all"
+    fixed_bn_stats: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_monitor(self.monitor)
+        if self.accumulate < 1:
+            raise ValueError(f"accumulate must be >= 1, got {self.accumulate}")
+        if self.decay not in DECAY_CHOICES:
+            raise ValueError(f"decay must be one of {DECAY_CHOICES}, got {self.decay!r}")
         if not self.schedule:
             raise ValueError("a schedule needs at least one stage")
         if self.extension is not None and self.monitor == "last":
@@ -174,7 +190,11 @@ def _extend(state: _RunState, ext: Extension | None, base_epochs: int) -> bool:
 
 def _optimizer_for(model, cfg: FitConfig, state: _RunState, stage_index: int, stage: Stage):
     params = apply_stage(model, stage, cfg.top_blocks, cfg.head_attr, cfg.backbone_attr)
-    optimizer = make_optimizer(params, stage)
+    if cfg.decay == "head_kernels":
+        kernels = head_kernels(model, cfg.head_attr)
+        optimizer = make_optimizer(params, stage, kernels, KERAS_L2_FACTOR)
+    else:
+        optimizer = make_optimizer(params, stage)
     if state.optimizer_state is not None and state.stage_index == stage_index:
         optimizer.load_state_dict(state.optimizer_state)
     state.optimizer_state = None
@@ -212,6 +232,8 @@ def _one_epoch(model, train, val, cfg: FitConfig, optimizer, epoch: int, stage: 
         balance=cfg.balance,
         channels_last=cfg.channels_last,
         amp=cfg.amp,
+        accumulate=cfg.accumulate,
+        fixed_bn_stats=cfg.fixed_bn_stats,
     )
     va = evaluate(model, val, device=device, channels_last=cfg.channels_last, amp=cfg.amp)
     return _epoch_record(epoch, stage, tr, va)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -73,17 +73,16 @@ def _sync(device: torch.device) -> None:
 
 
 def _train_step(
-    model, x, y, optimizer, balance: bool, autocast
+    model, x, y, balance: bool, autocast, accumulate: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward of one batch (gradients add up until the optimiser steps)."""
     with autocast:
         logits = model(x)
     per_sample = F.cross_entropy(logits.float(), y, reduction="none")
     if balance:
         per_sample = per_sample * balanced_sample_weights(y, logits.shape[1])
     loss = per_sample.mean()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    (loss / accumulate).backward()
     return loss.detach(), logits.detach()
 
 
@@ -98,22 +97,29 @@ def train_one_epoch(
     balance: bool = True,
     channels_last: bool = False,
     amp: bool = False,
+    accumulate: int = 1,
+    fixed_bn_stats: Sequence[str] = (),
     timings: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """One sweep over ``loader``'s ``(x, y, index)`` batches; returns ``{"loss", "accuracy"}``.
 
     Batches are augmented with ``generator`` (``augment_cfg=None``: no augmentation). A batch
     of a single sample is skipped (batch norm cannot train on it). Frozen batch-norm layers
-    stay in eval mode. ``timings`` (optional) accumulates ``data_s`` (loading, scaling,
-    augmentation) and ``step_s`` (forward, backward, optimiser step) in seconds.
+    stay in eval mode. ``accumulate`` > 1 adds up the gradients of that many batches (each
+    loss divided by ``accumulate``) before one optimiser step: batch 2 x 8 steps like batch 16
+    (balancing stays per batch). Batch-norm layers under the submodules named in
+    ``fixed_bn_stats`` keep their running statistics. ``timings`` (optional) accumulates
+    ``data_s`` (loading, scaling, augmentation) and ``step_s`` (forward, backward, optimiser
+    step) in seconds.
     """
     device = torch.device(device)
     model.train()
-    freeze_frozen_batchnorm(model)
+    freeze_frozen_batchnorm(model, fixed_bn_stats)
     autocast = _autocast(device, amp)
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     total_correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = 0
+    seen = pending = 0
+    optimizer.zero_grad(set_to_none=True)
     t0 = time.perf_counter()
     for xb, yb, _ in loader:
         if xb.shape[0] < 2:
@@ -130,7 +136,12 @@ def train_one_epoch(
             _sync(device)
             t1 = time.perf_counter()
             timings["data_s"] = timings.get("data_s", 0.0) + (t1 - t0)
-        loss, logits = _train_step(model, x, y, optimizer, balance, autocast)
+        loss, logits = _train_step(model, x, y, balance, autocast, accumulate)
+        pending += 1
+        if pending == accumulate:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            pending = 0
         total_loss += loss.double() * y.numel()
         total_correct += (logits.argmax(1) == y).sum()
         seen += y.numel()
@@ -138,6 +149,9 @@ def train_one_epoch(
             _sync(device)
             t0 = time.perf_counter()
             timings["step_s"] = timings.get("step_s", 0.0) + (t0 - t1)
+    if pending:  # the epoch's last, incomplete accumulation
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
     if seen == 0:
         raise ValueError("no training batch (need at least 2 samples)")
     return {"loss": float(total_loss) / seen, "accuracy": int(total_correct) / seen}

@@ -36,7 +36,7 @@ from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.fit import FitConfig, fit
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import Stage, schedule_from_config, total_epochs
+from e2e_mammo.training.staged import Stage, scale_schedule, schedule_from_config, total_epochs
 
 log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
@@ -78,14 +78,21 @@ def choose_pretrained(row: Mapping[str, Any], cfg: Mapping[str, Any]) -> Pretrai
 
 
 def row_schedule(
-    patch_set: str, init: str, schedules: Mapping[str, Any], epoch_scale: float
+    patch_set: str,
+    init: str,
+    schedules: Mapping[str, Any],
+    epoch_scale: float,
+    name: str | None = None,
 ) -> list[Stage]:
-    """The row's staged schedule (``pretrained_s10``, ``random_s1``, ...) with epochs scaled."""
+    """The row's staged schedule with epochs scaled: the one the row names, else by its
+    initialisation and patch set (``pretrained_s10``, ``random_s1``, ...)."""
+    if name is not None:
+        if name not in schedules:
+            raise ValueError(f"schedule {name!r} is not in patch_training.schedules")
+        return scale_schedule(schedules[name], epoch_scale)
     kind = "pretrained" if init == "imagenet" else "random"
-    name = f"{kind}_{patch_set.lower()}"
-    stages = schedules.get(name) or schedules[f"{kind}_s10"]
-    scaled = [dict(s, epochs=max(1, int(round(s["epochs"] * epoch_scale)))) for s in stages]
-    return schedule_from_config(scaled)
+    stages = schedules.get(f"{kind}_{patch_set.lower()}") or schedules[f"{kind}_s10"]
+    return scale_schedule(stages, epoch_scale)
 
 
 def row_training_settings(
@@ -94,7 +101,11 @@ def row_training_settings(
     """Everything that changes one row's training result, and nothing else (plain types)."""
     choice = choose_pretrained(row, pretrained)
     schedule = row_schedule(
-        row["patch_set"], choice.init, training["schedules"], training["epoch_scale"]
+        row["patch_set"],
+        choice.init,
+        training["schedules"],
+        training["epoch_scale"],
+        row.get("schedule"),
     )
     return {
         "arch": row["arch"],

@@ -146,18 +146,68 @@ def apply_stage(
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def freeze_frozen_batchnorm(model: nn.Module) -> None:
-    """Put every BatchNorm layer whose parameters are all frozen into eval mode.
+def freeze_frozen_batchnorm(model: nn.Module, fixed_stats: Sequence[str] = ()) -> None:
+    """Put every BatchNorm layer whose parameters are all frozen into eval mode, and every
+    BatchNorm layer under the submodules named in ``fixed_stats`` (their affine parameters may
+    still train; their running statistics stay as they are).
 
-    Call after ``model.train()``; see the module doc for why.
+    Call after ``model.train()``; see the module doc for why. ``fixed_stats=("backbone",)`` is
+    the whole-image stage's choice at batch 2 (:mod:`e2e_mammo.training.whole_run`).
     """
+    fixed = [model.get_submodule(name) for name in fixed_stats]
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             params = list(module.parameters(recurse=False))
             if params and not any(p.requires_grad for p in params):
                 module.eval()
+    for sub in fixed:
+        for module in sub.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
-def make_optimizer(params: Iterable[nn.Parameter], stage: Stage) -> torch.optim.Adam:
-    """Adam (the paper's optimiser) at the stage's learning rate and weight decay (L2)."""
-    return torch.optim.Adam(list(params), lr=stage.lr, weight_decay=stage.weight_decay)
+def scale_schedule(stages: Iterable[Mapping], epoch_scale: float) -> list[Stage]:
+    """A schedule from params.yaml with every stage's epochs multiplied by ``epoch_scale``
+    (rounded, at least 1): the demo trains shorter than the paper (``epoch_scale: 1.0``)."""
+    scaled = [dict(s, epochs=max(1, int(round(s["epochs"] * epoch_scale)))) for s in stages]
+    return schedule_from_config(scaled)
+
+
+#: Which trainable parameters get the stage's weight decay (:func:`make_optimizer`).
+DECAY_CHOICES = ("all", "head_kernels")
+#: Keras ``l2(wd)`` adds ``wd * sum(w**2)`` to the loss, a gradient of ``2 * wd * w``; torch's
+#: ``Adam(weight_decay=d)`` adds ``d * w`` to the gradient. ``head_kernels`` uses ``d = 2 * wd``.
+KERAS_L2_FACTOR = 2.0
+
+
+def make_optimizer(
+    params: Iterable[nn.Parameter],
+    stage: Stage,
+    decayed: Iterable[nn.Parameter] | None = None,
+    decay_factor: float = 1.0,
+) -> torch.optim.Adam:
+    """Adam (the paper's optimiser) at the stage's learning rate and weight decay.
+
+    torch's ``Adam(weight_decay=d)`` is coupled L2: it adds ``d * w`` to each gradient before
+    the adaptive step (not AdamW's decoupled decay). ``decayed=None`` decays every parameter
+    (the patch stage); otherwise only the parameters in ``decayed`` get
+    ``decay_factor * stage.weight_decay`` and the others none (the whole-image stage: the new
+    top layers' kernels, as the authors' Keras ``kernel_regularizer``).
+    """
+    params = list(params)
+    if decayed is None:
+        return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay)
+    chosen = {id(p) for p in decayed}
+    with_decay = [p for p in params if id(p) in chosen]
+    without = [p for p in params if id(p) not in chosen]
+    groups = [
+        {"params": with_decay, "weight_decay": stage.weight_decay * decay_factor},
+        {"params": without, "weight_decay": 0.0},
+    ]
+    return torch.optim.Adam([g for g in groups if g["params"]], lr=stage.lr)
+
+
+def head_kernels(model: nn.Module, head_attr: str = "head") -> list[nn.Parameter]:
+    """The kernels (weights of 2 or more dimensions: convolutions and dense layers) of
+    ``model.<head_attr>``; biases and batch-norm parameters are left out, as in Keras."""
+    return [p for p in getattr(model, head_attr).parameters() if p.ndim > 1]

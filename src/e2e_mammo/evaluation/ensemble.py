@@ -1,0 +1,137 @@
+"""Model averaging of augmented predictions: the paper's four-model ensemble (section 3.1.4).
+
+* :func:`select_members`: the ``k`` models with the best *validation* AUC.
+* :func:`average_predictions`: one row per image with the mean of the members' flip-TTA
+  malignant probabilities (the authors' plain average of positive-class probabilities).
+* :func:`ensemble_summary`: AUC with a patient-level bootstrap interval on the evaluation split,
+  and sensitivity/specificity at the Youden threshold chosen on the validation split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from e2e_mammo.evaluation.bootstrap import auc_with_ci
+from e2e_mammo.evaluation.operating_point import sensitivity_specificity, youden_threshold
+
+
+def select_members(val_aucs: Mapping[str, float], k: int = 4) -> list[str]:
+    """The ``k`` names with the highest validation AUC, best first (ties: by name). Models with a
+    ``nan`` (or missing) AUC are never chosen; fewer than ``k`` candidates is a ``ValueError``."""
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    candidates = {
+        name: float(auc)
+        for name, auc in val_aucs.items()
+        if auc is not None and not math.isnan(float(auc))
+    }
+    if len(candidates) < k:
+        raise ValueError(
+            f"an ensemble of {k} needs {k} models with a validation AUC, "
+            f"found {len(candidates)}: {sorted(candidates)}"
+        )
+    return sorted(candidates, key=lambda name: (-candidates[name], name))[:k]
+
+
+def average_predictions(
+    frames: Mapping[str, pd.DataFrame],
+    score: str = "tta_prob_malignant",
+    key: Sequence[str] = ("split", "image_id"),
+) -> pd.DataFrame:
+    """Average the ``score`` column of the members' prediction tables, row by ``key``.
+
+    Returns the key columns, ``patient_id``, ``label``, ``score`` (the members' mean) and one
+    ``score_<member>`` per member, in the first member's row order. Every member must hold the
+    key columns, ``patient_id`` (unless a key), ``label`` and ``score``, each key once, and cover
+    exactly the first member's keys with the same labels; otherwise ``ValueError``.
+    """
+    if not frames:
+        raise ValueError("no members to average")
+    key = list(key)
+    ids = key + [c for c in ("patient_id", "label") if c not in key]
+    merged: pd.DataFrame | None = None
+    for name, frame in frames.items():
+        missing = [c for c in ids + [score] if c not in frame.columns]
+        if missing:
+            raise ValueError(f"member {name!r} lacks columns {missing}")
+        if frame.duplicated(key).any():
+            n_dup = int(frame.duplicated(key).sum())
+            raise ValueError(f"member {name!r} has {n_dup} duplicated keys {key}")
+        part = frame[ids + [score]].rename(columns={score: f"score_{name}"})
+        if merged is None:
+            merged = part.reset_index(drop=True)
+            continue
+        part = part.drop(columns=[c for c in ids if c not in key and c != "label"])
+        both = merged.merge(part, on=key, how="outer", indicator=True, suffixes=("", "_member"))
+        unmatched = int((both["_merge"] != "both").sum())
+        relabelled = int(
+            ((both["_merge"] == "both") & (both["label"] != both["label_member"])).sum()
+        )
+        if unmatched or relabelled:
+            raise ValueError(
+                f"member {name!r} disagrees with {next(iter(frames))!r} on "
+                f"{unmatched + relabelled} keys ({unmatched} not shared, {relabelled} relabelled)"
+            )
+        merged = merged.merge(part.drop(columns="label"), on=key, how="left")
+    assert merged is not None
+    members = [f"score_{name}" for name in frames]
+    merged["score"] = merged[members].mean(axis=1)
+    return merged[ids + ["score"] + members]
+
+
+def ensemble_summary(
+    averaged: pd.DataFrame,
+    *,
+    members: Sequence[str],
+    dataset: str,
+    eval_split: str = "test",
+    threshold_split: str = "val",
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict:
+    """One summary row of an averaged ensemble (see :func:`average_predictions`).
+
+    AUC with a patient-level bootstrap interval on ``eval_split``; the threshold is Youden's on
+    ``threshold_split``, and sensitivity/specificity are measured on ``eval_split`` at it. When
+    the threshold split has no rows or one class, the threshold and sensitivity/specificity are
+    ``nan`` and ``note`` says why (``note`` is ``""`` when all is well).
+    """
+    notes = []
+    test = averaged[averaged["split"] == eval_split]
+    ci = auc_with_ci(
+        test["label"].to_numpy(),
+        test["score"].to_numpy(),
+        test["patient_id"].to_numpy(),
+        n_boot=n_boot,
+        seed=seed,
+    )
+    if test.empty:
+        notes.append(f"no rows in eval split {eval_split!r}")
+    elif test["label"].nunique() < 2:
+        notes.append(f"eval split {eval_split!r} has one class only: no AUC")
+    val = averaged[averaged["split"] == threshold_split]
+    threshold = youden_threshold(val["label"].to_numpy(), val["score"].to_numpy())
+    if val.empty:
+        notes.append(f"no rows in threshold split {threshold_split!r}: no threshold")
+    elif math.isnan(threshold):
+        notes.append(f"threshold split {threshold_split!r} has one class only: no threshold")
+    sensitivity, specificity = sensitivity_specificity(
+        test["label"].to_numpy(), test["score"].to_numpy(), threshold
+    )
+    return {
+        "dataset": dataset,
+        "members": ";".join(members),
+        "eval_split": eval_split,
+        "auc": ci["auc"],
+        "ci_low": ci["ci_low"],
+        "ci_high": ci["ci_high"],
+        "n": ci["n"],
+        "threshold": threshold,
+        "threshold_split": threshold_split,
+        "sensitivity": sensitivity,
+        "specificity": specificity,
+        "note": "; ".join(notes),
+    }

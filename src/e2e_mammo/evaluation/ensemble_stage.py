@@ -1,0 +1,141 @@
+"""The model ensemble of a dataset as a pipeline stage (paper section 3.1.4, Fig 3).
+
+Candidates are the end-to-end whole-image models that trained (``status: ok``; the two-step
+baseline is not one). The ``k`` best on **validation** A-AUC (the AUC of the flip-averaged
+score, the score the ensemble averages) are the members; the test set chooses nothing. Their
+augmented predictions (``tta_prob_malignant``) are averaged per image; the summary has the test
+AUC with its 95% patient-level bootstrap interval and the sensitivity and specificity on test at
+the operating point chosen on validation (Youden's J, :mod:`.operating_point`). Writes
+``summary.json``, ``predictions.csv`` (the averaged and the members' scores) and the ROC figure
+of the members and the ensemble on the evaluated split, and records one MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from e2e_mammo.evaluation.ensemble import average_predictions, ensemble_summary, select_members
+from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.reporting.figures import plot_roc_curves
+from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
+
+log = logging.getLogger(__name__)
+#: Columns of ``results/tables/ensemble.csv``, one row per dataset.
+ENSEMBLE_COLUMNS = (
+    "dataset",
+    "members",
+    "auc",
+    "ci_low",
+    "ci_high",
+    "sensitivity",
+    "specificity",
+    "threshold",
+    "threshold_split",
+    "eval_split",
+    "n",
+    "note",
+)
+SELECTION_KEY = "val_a_auc"
+ENSEMBLE_SCORE = "tta_prob_malignant"
+
+
+def candidate_scores(results: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Validation A-AUC of every trained end-to-end model (nan when it has none)."""
+    out = {}
+    for r in results:
+        if r.get("status") == "ok" and r.get("section") != "two_step":
+            value = r.get(SELECTION_KEY)
+            out[r["row"]] = float(value) if value is not None else float("nan")
+    return out
+
+
+def _roc_curves(averaged: pd.DataFrame, members: list[str], split: str):
+    part = averaged[averaged["split"] == split]
+    labels = part["label"].to_numpy()
+    curves = {m: (labels, part[f"score_{m}"].to_numpy()) for m in members}
+    curves[f"ensemble of {len(members)}"] = (labels, part["score"].to_numpy())
+    return curves
+
+
+def run_ensemble(
+    result_files: Iterable[Path],
+    *,
+    dataset: str,
+    k: int,
+    bootstrap: Mapping[str, Any],
+    out_dir: Path,
+    tracking: TrackingConfig,
+    roc_png: Path | None = None,
+    eval_split: str = "test",
+    threshold_split: str = "val",
+) -> dict[str, Any]:
+    """Choose, average and score the ensemble; write ``out_dir``/{summary.json, predictions.csv}
+    and the ROC figure (``roc_png``, default ``out_dir/roc.png``); return the summary (the
+    columns of :data:`ENSEMBLE_COLUMNS`)."""
+    files = [Path(p) for p in result_files]
+    results = [json.loads(p.read_text()) for p in files]
+    members = select_members(candidate_scores(results), k)
+    folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
+    frames = {m: pd.read_csv(folder[m] / "predictions.csv") for m in members}
+    averaged = average_predictions(frames, score=ENSEMBLE_SCORE)
+    summary = ensemble_summary(
+        averaged,
+        members=members,
+        dataset=dataset,
+        eval_split=eval_split,
+        threshold_split=threshold_split,
+        n_boot=int(bootstrap["n_boot"]),
+        seed=int(bootstrap["seed"]),
+    )
+    summary = {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
+    atomic_write_csv(averaged, out_dir / "predictions.csv")
+    title = f"{dataset} {eval_split}: the {len(members)} best models and their ensemble"
+    curves = _roc_curves(averaged, members, eval_split)
+    plot_roc_curves(curves, roc_png or out_dir / "roc.png", title)
+    _track(summary, members, results, tracking, dataset)
+    atomic_write_json(_plain(summary), out_dir / "summary.json")
+    log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
+    return summary
+
+
+def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-safe: nan -> None."""
+    out = {}
+    for key, value in summary.items():
+        if isinstance(value, float | np.floating) and not np.isfinite(value):
+            value = None
+        out[key] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+def _track(summary, members, results, tracking: TrackingConfig, dataset: str) -> None:
+    tags = {"stage": "ensemble", "dataset": dataset, "git_commit": git_commit()}
+    with start_run(tracking, f"ensemble/{dataset}", tags=tags) as run:
+        by_row = {r["row"]: r for r in results}
+        params = {"members": ";".join(members), "selection": f"highest {SELECTION_KEY}"}
+        params.update({f"{m}_val_a_auc": by_row[m].get(SELECTION_KEY) for m in members})
+        run.log_params(params)
+        metrics = {
+            k: summary[k]
+            for k in ("auc", "ci_low", "ci_high", "sensitivity", "specificity", "threshold")
+        }
+        run.log_metrics({k: float(v) for k, v in metrics.items() if _finite(v)})
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float | np.floating) and bool(np.isfinite(value))
+
+
+def write_ensemble_table(summary_files: Iterable[Path], csv: Path) -> pd.DataFrame:
+    """``results/tables/ensemble.csv``: one row per dataset's ``summary.json``."""
+    rows = [json.loads(Path(p).read_text()) for p in summary_files]
+    frame = pd.DataFrame(rows, columns=list(ENSEMBLE_COLUMNS))
+    atomic_write_csv(frame, csv)
+    return frame

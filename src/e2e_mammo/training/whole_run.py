@@ -1,0 +1,283 @@
+"""One row of Tables 2 and 3: a whole-image classifier built on a trained patch classifier.
+
+The patch classifier (a Table 1 row's ``model.pt``) loses its pooling and dense head; its
+convolutional part is applied to the whole image and the row's new top layers follow
+(:mod:`e2e_mammo.models.whole_image`). Training is the paper's 2-stage schedule from
+``params.yaml`` (stage 1: only the new top layers, 1e-4, weight decay 1e-3; stage 2: all layers,
+1e-5, weight decay 1e-2), weight decay on the new layers' kernels only (``decay:
+head_kernels``, Keras' ``l2`` scale; :func:`e2e_mammo.training.staged.make_optimizer`), the
+best epoch chosen on validation ROC AUC, the patch stage's augmentation and mean subtraction.
+The patch layers' batch-norm statistics stay fixed (``patch_bn: fixed``, the default): at batch 2
+the statistics of two images would overwrite those learned on thousands of patches (the same
+reason torchvision's detection models freeze them); their scale and shift still train in stage
+2, and the new top layers' batch norm uses batch statistics as usual. ``patch_bn: batch`` lets
+them update, as the authors' Keras code did.
+
+Every split is scored once at the end, with and without flip TTA (one batched forward pass of
+the four flips), into ``predictions.csv``: the ensemble, ROC curves, intervals and later stages
+read it and never rerun the model. ``result.json`` holds test AUC and A-AUC, each with a 95%
+patient-level bootstrap interval, the validation AUCs that choose ensemble members, the best
+epoch and the row's table cells.
+
+:func:`whole_training_settings` is exactly what changes a row's result: the paper's published
+numbers never reach a training job, and neither do loader workers or activation checkpointing
+(they change speed and memory, not results).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from e2e_mammo.constants import IMAGE_CLASSES, SPLITS
+from e2e_mammo.data import WholeImageDataset, make_loader
+from e2e_mammo.data.whole_images import image_split_tables
+from e2e_mammo.evaluation.bootstrap import auc_with_ci
+from e2e_mammo.evaluation.predictions import prediction_frame
+from e2e_mammo.io import atomic_write_csv
+from e2e_mammo.models.saved import load_model, save_model
+from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
+from e2e_mammo.tracking import TrackingConfig, git_commit
+from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.training.fit import Extension, FitConfig, fit
+from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
+from e2e_mammo.training.loop import evaluate
+from e2e_mammo.training.patch_run import pick_device
+from e2e_mammo.training.staged import scale_schedule, schedule_from_config, total_epochs
+
+log = logging.getLogger(__name__)
+#: Seconds between checkpoints (a ResNet50 whole-image checkpoint is ~0.5 GB with Adam state).
+CHECKPOINT_INTERVAL_S = 60.0
+#: Score columns of the predictions: per image, and the mean over the four flips (A-AUC).
+SCORE, A_SCORE = "prob_malignant", "tta_prob_malignant"
+
+
+def row_section(top: Mapping[str, Any]) -> str:
+    """The part of Table 2/3 a row belongs to: ``blocks``, ``heatmap``, ``fc``, ``two_step``."""
+    if top["type"] in ("fc", "two_step"):
+        return str(top["type"])
+    return "heatmap" if top.get("heatmap") else "blocks"
+
+
+def whole_training_settings(
+    row: Mapping[str, Any],
+    whole: Mapping[str, Any],
+    augment: Mapping[str, Any],
+    patch_row: str,
+    image_size: tuple[int, int],
+    patch_size: int,
+) -> dict[str, Any]:
+    """Everything that changes one row's result, and nothing else (plain types).
+
+    ``whole`` is params.yaml's ``whole_image`` block, ``augment`` the patch stage's (the paper
+    uses the same augmentation for both), ``patch_row`` the Table 1 row whose model it builds on.
+    """
+    schedule = scale_schedule(whole["schedule"], whole["epoch_scale"])
+    return {
+        "arch": row["arch"],
+        "patch_set": row["patch_set"],
+        "patch_row": patch_row,
+        "top": dict(row["top"]),
+        "image_size": [int(v) for v in image_size],
+        "patch_size": int(patch_size),
+        "heatmap_activation": whole["heatmap_activation"],
+        "schedule": [
+            {
+                "name": s.name,
+                "trainable": s.trainable,
+                "lr": s.lr,
+                "epochs": s.epochs,
+                "weight_decay": s.weight_decay,
+            }
+            for s in schedule
+        ],
+        "extension": dict(whole["extension"]) if whole.get("extension") else None,
+        "batch_size": int(whole["batch_size"]),
+        "accumulate": int(whole["accumulate"]),
+        "decay": whole["decay"],
+        "patch_bn": whole["patch_bn"],
+        "seed": int(whole["seed"]),
+        "monitor": whole["monitor"],
+        "augment": dict(augment),
+        "bootstrap": dict(whole["bootstrap"]),
+    }
+
+
+def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
+    ext = settings.get("extension")
+    return FitConfig(
+        schedule=tuple(schedule_from_config(settings["schedule"])),
+        monitor=settings["monitor"],
+        seed=settings["seed"],
+        augment=AugmentConfig.from_dict(settings["augment"]),
+        extension=Extension(**ext) if ext else None,
+        accumulate=settings["accumulate"],
+        decay=settings["decay"],
+        fixed_bn_stats=("backbone",) if settings["patch_bn"] == "fixed" else (),
+    )
+
+
+@dataclass(frozen=True)
+class WholeRowInputs:
+    """Files and run-time choices of one row's job (run-time choices never change results)."""
+
+    splits_csv: Path
+    manifest_csv: Path
+    patch_model: Path
+    out_dir: Path
+    device: str = "auto"
+    workers: int = 0
+    activation_checkpointing: bool = False
+
+
+def split_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) -> dict[str, Any]:
+    """AUC and A-AUC of every split with 95% patient-level bootstrap intervals (test) and the
+    validation AUCs (``val_auc``, ``val_a_auc``) that choose ensemble members."""
+    out: dict[str, Any] = {}
+    for split in ("val", "test"):
+        part = predictions[predictions["split"] == split]
+        for name, column in (("auc", SCORE), ("a_auc", A_SCORE)):
+            if part.empty or column not in part:
+                out[f"{split}_{name}"] = None
+                continue
+            stats = auc_with_ci(
+                part["label"].to_numpy(),
+                part[column].to_numpy(),
+                part["patient_id"].to_numpy(),
+                n_boot=int(bootstrap["n_boot"]),
+                seed=int(bootstrap["seed"]),
+            )
+            out[f"{split}_{name}"] = _finite(stats["auc"])
+            if split == "test":
+                out[f"test_{name}_ci"] = [_finite(stats["ci_low"]), _finite(stats["ci_high"])]
+    return out
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _score_splits(model, tables, datasets, dev, settings) -> pd.DataFrame:
+    """Predictions of every split with flip TTA (one table)."""
+    frames = []
+    for split in SPLITS:
+        loader = make_loader(datasets[split], settings["batch_size"], shuffle=False)
+        result = evaluate(model, loader, device=dev, tta=True)
+        frames.append(prediction_frame(split, result, IMAGE_CLASSES, ids=tables[split]))
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.drop(columns=["png_path"], errors="ignore")
+
+
+def _build_model(settings: Mapping[str, Any], inputs: WholeRowInputs) -> torch.nn.Module:
+    patch_model, spec = load_model(inputs.patch_model)
+    if spec.get("kind") != "patch_classifier" or spec.get("arch") != settings["arch"]:
+        raise ValueError(
+            f"{inputs.patch_model}: expected a {settings['arch']} patch classifier, "
+            f"found {spec.get('kind')} {spec.get('arch')}"
+        )
+    torch.manual_seed(settings["seed"])  # the new layers' initialisation is part of the run
+    model = build_whole_image_classifier(
+        patch_model,
+        settings["arch"],
+        settings["top"],
+        tuple(settings["image_size"]),
+        settings["patch_size"],
+        heatmap_activation=settings["heatmap_activation"],
+    )
+    model.activation_checkpointing = inputs.activation_checkpointing
+    return model
+
+
+def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs) -> JobOutcome:
+    tables = image_split_tables(inputs.splits_csv, inputs.manifest_csv)
+    size = tuple(settings["image_size"])
+    datasets = {s: WholeImageDataset(t["png_path"], t["label"], size) for s, t in tables.items()}
+    cfg = _fit_config(settings)
+    ctx.total_epochs = total_epochs(cfg.schedule)
+    model, dev = _build_model(settings, inputs), pick_device(inputs.device)
+    bs, seed, workers = settings["batch_size"], settings["seed"], inputs.workers
+    train = make_loader(
+        datasets["train"], bs, shuffle=True, seed=seed, workers=workers, drop_single=True
+    )
+    val = make_loader(datasets["val"], bs, shuffle=False, workers=workers)
+    log.info("%d epochs on %s, %d training images", ctx.total_epochs, dev, len(datasets["train"]))
+    result = fit(
+        model,
+        train,
+        val,
+        cfg,
+        checkpoint_dir=ctx.checkpoint_dir,
+        identity=ctx.identity,
+        device=dev,
+        on_epoch=ctx.on_epoch,
+        checkpoint_interval_s=CHECKPOINT_INTERVAL_S,
+    )
+    predictions = _score_splits(model, tables, datasets, dev, settings)
+    atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
+    spec = whole_image_spec(
+        settings["arch"],
+        settings["top"],
+        tuple(settings["image_size"]),
+        settings["patch_size"],
+        heatmap_activation=settings["heatmap_activation"],
+    )
+    save_model(inputs.out_dir / "model.pt", model, "whole_image_classifier", spec)
+    metrics = split_metrics(predictions, settings["bootstrap"])
+    best = result.best_score if math.isfinite(result.best_score) else None
+    extra = {
+        "best_epoch": result.best_epoch,
+        "best_val_score": best,
+        "epochs_trained": result.epochs,
+        "monitor": result.monitor,
+        **{f"n_{s}": len(datasets[s]) for s in SPLITS},
+    }
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    for name in ("auc", "a_auc"):  # the intervals, as scalars MLflow can compare
+        low, high = metrics.get(f"test_{name}_ci") or (None, None)
+        scalars.update({f"test_{name}_ci_low": low, f"test_{name}_ci_high": high})
+    scalars = {k: v for k, v in scalars.items() if v is not None}
+    return JobOutcome(result.history, scalars, {**metrics, **extra})
+
+
+def train_whole_row(
+    row_name: str,
+    settings: Mapping[str, Any],
+    inputs: WholeRowInputs,
+    meta: Mapping[str, Any],
+    *,
+    tracking: TrackingConfig,
+    threads: int = 1,
+) -> dict:
+    """Train (or resume an interrupted) Table 2/3 row; write its outputs; return ``result.json``.
+
+    ``meta`` holds the row's fixed, descriptive fields of ``result.json`` (``table``,
+    ``section``, ``cells``, ``patch_init``, ``note``); they never change the training.
+    """
+    torch.set_num_threads(max(1, threads))
+    files = (inputs.splits_csv, inputs.manifest_csv, inputs.patch_model)
+    table = str(meta.get("table", ""))
+    tags = {"table": table, "row": row_name, "stage": "whole_image", "status": "ok"}
+    job = TrackedJob(
+        name=f"table{table}/{row_name}",
+        out_dir=inputs.out_dir,
+        inputs=files,
+        settings=settings,
+        tags={**tags, "git_commit": git_commit(), "patch_row": settings["patch_row"]},
+        params={**settings, "threads": threads, "workers": inputs.workers},
+        result={
+            "row": row_name,
+            "arch": settings["arch"],
+            "patch_set": settings["patch_set"],
+            "status": "ok",
+            **meta,
+            "patch_model": settings["patch_row"],
+        },
+    )
+    return run_tracked_job(job, tracking, lambda ctx: _train(ctx, settings, inputs))

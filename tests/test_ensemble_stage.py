@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from e2e_mammo.evaluation.ensemble_stage import (
+    ENSEMBLE_COLUMNS,
+    candidate_scores,
+    run_ensemble,
+    write_ensemble_table,
+)
+
+
+def _row(folder, name, val_a_auc, noise, section="blocks", status="ok"):
+    rng = np.random.default_rng(abs(hash(name)) % 1000)
+    out = folder / name
+    out.mkdir()
+    rows = []
+    for split, n in (("val", 20), ("test", 30)):
+        label = np.tile([0, 1], n // 2)
+        score = np.clip(label * 0.3 + 0.35 + rng.normal(0, noise, n), 0, 1)
+        for i in range(n):
+            rows.append((split, f"{split}{i}", f"P{split}{i // 2}", label[i], score[i]))
+    frame = pd.DataFrame(rows, columns=["split", "image_id", "patient_id", "label", "s"])
+    frame["tta_prob_malignant"] = frame.pop("s")
+    frame.to_csv(out / "predictions.csv", index=False)
+    result = {"row": name, "status": status, "section": section, "val_a_auc": val_a_auc}
+    (out / "result.json").write_text(json.dumps(result))
+    return out / "result.json"
+
+
+def test_candidates_exclude_two_step_and_rows_that_did_not_run():
+    results = [
+        {"row": "a", "status": "ok", "section": "blocks", "val_a_auc": 0.7},
+        {"row": "b", "status": "ok", "section": "two_step", "val_a_auc": 0.9},
+        {"row": "c", "status": "not in demo", "section": "blocks"},
+        {"row": "d", "status": "ok", "section": "fc", "val_a_auc": None},
+    ]
+    scores = candidate_scores(results)
+    assert set(scores) == {"a", "d"} and np.isnan(scores["d"])
+
+
+@pytest.fixture()
+def ensemble(tmp_path, store):
+    files = [
+        _row(tmp_path, "best", 0.9, 0.2),
+        _row(tmp_path, "good", 0.8, 0.2),
+        _row(tmp_path, "fair", 0.7, 0.25),
+        _row(tmp_path, "weak", 0.6, 0.3),
+        _row(tmp_path, "worst", 0.5, 0.3),
+        _row(tmp_path, "rf", 0.99, 0.1, section="two_step"),
+    ]
+    out = tmp_path / "ens"
+    summary = run_ensemble(
+        files,
+        dataset="cbis-ddsm",
+        k=4,
+        bootstrap={"n_boot": 50, "seed": 0},
+        out_dir=out,
+        tracking=store,
+    )
+    return out, summary
+
+
+def test_members_are_the_best_four_on_validation(ensemble):
+    _, summary = ensemble
+    assert summary["members"] == "best;good;fair;weak"
+
+
+def test_summary_and_predictions_written(ensemble):
+    out, summary = ensemble
+    saved = json.loads((out / "summary.json").read_text())
+    assert list(saved) == list(ENSEMBLE_COLUMNS)
+    assert saved["ci_low"] <= saved["auc"] <= saved["ci_high"]
+    assert 0 <= saved["sensitivity"] <= 1 and saved["threshold_split"] == "val"
+    averaged = pd.read_csv(out / "predictions.csv")
+    assert {"score", "score_best", "score_weak"} <= set(averaged.columns)
+    assert (out / "roc.png").stat().st_size > 0
+
+
+def test_ensemble_table_has_one_row_per_dataset(ensemble, tmp_path):
+    out, _ = ensemble
+    frame = write_ensemble_table([out / "summary.json"], tmp_path / "ensemble.csv")
+    assert list(frame.columns) == list(ENSEMBLE_COLUMNS) and len(frame) == 1
+    assert frame.loc[0, "dataset"] == "cbis-ddsm"

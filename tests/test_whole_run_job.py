@@ -1,0 +1,78 @@
+"""One Table 2/3 row trained end to end on a tiny image set (files, MLflow, reload)."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from image_cases import SIZE, write_image_dataset, write_patch_model
+
+from e2e_mammo.models.saved import load_model
+from e2e_mammo.training.whole_run import WholeRowInputs, train_whole_row, whole_training_settings
+
+WHOLE = {
+    "batch_size": 2,
+    "accumulate": 2,
+    "seed": 3,
+    "epoch_scale": 1.0,
+    "schedule": [
+        {"name": "top_layers", "trainable": "head", "lr": 1e-3, "weight_decay": 1e-3, "epochs": 1},
+        {"name": "all_layers", "trainable": "all", "lr": 1e-5, "weight_decay": 1e-2, "epochs": 1},
+    ],
+    "extension": None,
+    "monitor": "val_auc",
+    "decay": "head_kernels",
+    "patch_bn": "fixed",
+    "heatmap_activation": "softmax",
+    "bootstrap": {"n_boot": 50, "seed": 0},
+}
+ROW = {"row": "tiny", "arch": "resnet50", "patch_set": "S10", "top": {}}
+META = {"table": 2, "section": "heatmap", "cells": {"block1": "x"}, "patch_init": "random"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from e2e_mammo.tracking import TrackingConfig
+
+    folder = tmp_path_factory.mktemp("whole")
+    splits, manifest = write_image_dataset(folder)
+    top = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
+    settings = whole_training_settings(dict(ROW, top=top), WHOLE, {}, "p", SIZE, 32)
+    inputs = WholeRowInputs(splits, manifest, write_patch_model(folder / "p.pt"), folder / "out")
+    store = TrackingConfig(uri=f"sqlite:///{folder / 'mlflow.db'}", experiment="t")
+    torch.set_num_threads(1)
+    result = train_whole_row("tiny", settings, inputs, META, tracking=store)
+    return folder / "out", result
+
+
+def test_result_has_intervals_epochs_and_the_rows_cells(trained):
+    out, result = trained
+    assert json.loads((out / "result.json").read_text()) == result
+    assert result["epochs_trained"] == 2 and 1 <= result["best_epoch"] <= 2
+    low, high = result["test_auc_ci"]
+    assert low <= result["test_auc"] <= high
+    assert result["cells"] == {"block1": "x"} and result["patch_model"] == "p"
+    assert (result["n_train"], result["n_val"], result["n_test"]) == (8, 4, 6)
+
+
+def test_predictions_cover_every_split_with_flip_scores(trained):
+    predictions = pd.read_csv(trained[0] / "predictions.csv")
+    assert predictions.groupby("split").size().to_dict() == {"test": 6, "train": 8, "val": 4}
+    for column in ("image_id", "patient_id", "label", "prob_malignant", "tta_prob_malignant"):
+        assert column in predictions
+    assert "png_path" not in predictions
+
+
+def test_saved_model_reloads_with_the_same_scores(trained):
+    out, _ = trained
+    model, spec = load_model(out / "model.pt")
+    assert spec["kind"] == "whole_image_classifier" and spec["top"]["heatmap"] is True
+    x = torch.rand(2, 1, *SIZE) * 255
+    with torch.inference_mode():
+        assert model(x).shape == (2, 2)
+
+
+def test_checkpoints_are_gone_and_history_written(trained):
+    out, _ = trained
+    assert not (out / "checkpoints" / "checkpoint.pt").exists()
+    assert len(pd.read_csv(out / "history.csv")) == 2

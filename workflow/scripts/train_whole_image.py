@@ -1,0 +1,35 @@
+"""Snakemake adapter: train one Table 2/3 row (whole-image classifier) with MLflow tracking."""
+
+from pathlib import Path
+
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.whole_run import WholeRowInputs, train_whole_row
+
+
+def main() -> None:
+    snakemake = globals()["snakemake"]
+    log_to_file(snakemake.log[0])
+    whole = snakemake.config["whole_image"]
+    inputs = WholeRowInputs(
+        splits_csv=Path(snakemake.input.splits),
+        manifest_csv=Path(snakemake.input.manifest),
+        patch_model=Path(snakemake.input.patch_model),
+        out_dir=Path(snakemake.output.result).parent,
+        # speed and memory only: read from the config, not params (they never rerun a job)
+        workers=int(whole["workers"]),
+        activation_checkpointing=bool(whole["activation_checkpointing"]),
+    )
+    train_whole_row(
+        snakemake.wildcards.model,
+        snakemake.params.settings,
+        inputs,
+        snakemake.params.meta,
+        tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+        threads=snakemake.threads,
+    )
+
+
+# loader workers start with forkserver, which re-imports this script: train only in __main__
+if __name__ == "__main__":
+    main()

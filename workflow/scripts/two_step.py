@@ -1,0 +1,24 @@
+"""Snakemake adapter: the two-step baseline (heatmap features + random forest), Table 2."""
+
+from pathlib import Path
+
+from e2e_mammo.evaluation.two_step_stage import TwoStepInputs, run_two_step
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.tracking import TrackingConfig
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+inputs = TwoStepInputs(
+    splits_csv=Path(snakemake.input.splits),
+    manifest_csv=Path(snakemake.input.manifest),
+    patch_model=Path(snakemake.input.patch_model),
+    out_dir=Path(snakemake.output.result).parent,
+)
+run_two_step(
+    snakemake.wildcards.model,
+    snakemake.params.settings,
+    inputs,
+    snakemake.params.meta,
+    tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+    threads=snakemake.threads,
+)

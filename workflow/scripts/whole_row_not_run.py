@@ -1,0 +1,19 @@
+"""Snakemake adapter: record a Table 2/3 row that does not train, with why and how."""
+
+from pathlib import Path
+
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.whole_plan import record_not_run
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+info = snakemake.params.info
+record_not_run(
+    info["row"],
+    info["meta"],
+    info["status"],
+    info["reason"],
+    Path(snakemake.output.result).parent,
+    TrackingConfig.from_params(snakemake.config["tracking"]),
+)

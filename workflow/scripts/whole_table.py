@@ -1,0 +1,16 @@
+"""Snakemake adapter: Table 2 or 3 (ours beside the paper's) from the rows' result.json."""
+
+from pathlib import Path
+
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.reporting.whole_tables import write_whole_table
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+write_whole_table(
+    [Path(p) for p in snakemake.input],
+    snakemake.params.paper,
+    Path(snakemake.output.csv),
+    Path(snakemake.output.md),
+    title=snakemake.params.title,
+)
