@@ -44,3 +44,25 @@ def write_patch_model(path: Path, arch: str = "resnet50") -> Path:
     model = build_patch_classifier(arch, mean=30.0)
     spec = {"arch": arch, "n_classes": 5, "class_names": []}
     return save_model(path, model, "patch_classifier", spec)
+
+
+#: A params.yaml ``whole_image`` block for tests (the paper's schedule, a small bootstrap).
+WHOLE_PARAMS = {
+    "rows": "all",
+    "batch_size": 2,
+    "accumulate": 1,
+    "seed": 1,
+    "epoch_scale": 0.1,
+    "schedule": [
+        {"name": "top_layers", "trainable": "head", "lr": 1e-4, "weight_decay": 1e-3, "epochs": 30},
+        {"name": "all_layers", "trainable": "all", "lr": 1e-5, "weight_decay": 1e-2, "epochs": 20},
+    ],
+    "extension": None,
+    "monitor": "val_auc",
+    "decay": "head_kernels",
+    "patch_bn": "fixed",
+    "heatmap_activation": "softmax",
+    "bootstrap": {"n_boot": 50, "seed": 0},
+    "workers": 2,
+    "activation_checkpointing": True,
+}

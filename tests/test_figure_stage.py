@@ -20,7 +20,7 @@ def test_examples_alternate_malignant_and_benign():
 
 def test_panel_label_names_the_blocks():
     result = {"row": "v", "arch": "vgg16", "cells": {"block1": "512 x 3", "block2": "512 x 3"}}
-    assert panel_label(result) == "v: vgg16 top 512 x 3 / 512 x 3"
+    assert panel_label(result) == "vgg16, top 512 x 3 + 512 x 3"
 
 
 def test_fig2_draws_trained_and_not_run_rows(tmp_path):

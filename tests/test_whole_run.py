@@ -1,28 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from image_cases import WHOLE_PARAMS as WHOLE
 
 from e2e_mammo.training.whole_run import row_section, split_metrics, whole_training_settings
 
-WHOLE = {
-    "rows": "all",
-    "batch_size": 2,
-    "accumulate": 1,
-    "seed": 1,
-    "epoch_scale": 0.1,
-    "schedule": [
-        {"name": "top_layers", "trainable": "head", "lr": 1e-4, "weight_decay": 1e-3, "epochs": 30},
-        {"name": "all_layers", "trainable": "all", "lr": 1e-5, "weight_decay": 1e-2, "epochs": 20},
-    ],
-    "extension": None,
-    "monitor": "val_auc",
-    "decay": "head_kernels",
-    "patch_bn": "fixed",
-    "heatmap_activation": "softmax",
-    "bootstrap": {"n_boot": 50, "seed": 0},
-    "workers": 2,
-    "activation_checkpointing": True,
-}
 ROW = {
     "row": "r",
     "arch": "resnet50",

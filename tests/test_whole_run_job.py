@@ -5,27 +5,12 @@ import json
 import pandas as pd
 import pytest
 import torch
-from image_cases import SIZE, write_image_dataset, write_patch_model
+from image_cases import SIZE, WHOLE_PARAMS, write_image_dataset, write_patch_model
 
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.training.whole_run import WholeRowInputs, train_whole_row, whole_training_settings
 
-WHOLE = {
-    "batch_size": 2,
-    "accumulate": 2,
-    "seed": 3,
-    "epoch_scale": 1.0,
-    "schedule": [
-        {"name": "top_layers", "trainable": "head", "lr": 1e-3, "weight_decay": 1e-3, "epochs": 1},
-        {"name": "all_layers", "trainable": "all", "lr": 1e-5, "weight_decay": 1e-2, "epochs": 1},
-    ],
-    "extension": None,
-    "monitor": "val_auc",
-    "decay": "head_kernels",
-    "patch_bn": "fixed",
-    "heatmap_activation": "softmax",
-    "bootstrap": {"n_boot": 50, "seed": 0},
-}
+WHOLE = dict(WHOLE_PARAMS, accumulate=2, seed=3, epoch_scale=0.01)  # 1 + 1 epochs
 ROW = {"row": "tiny", "arch": "resnet50", "patch_set": "S10", "top": {}}
 META = {"table": 2, "section": "heatmap", "cells": {"block1": "x"}, "patch_init": "random"}
 

@@ -30,10 +30,10 @@ MALIGNANT_PATCH_CLASSES = [i for i, c in enumerate(PATCH_CLASSES) if c.startswit
 
 
 def panel_label(result: Mapping[str, Any]) -> str:
-    """'<row>: <arch> top <block1> / <block2>' from a row's ``result.json``."""
+    """'<arch>, top <block1> + <block2>' from a row's ``result.json``."""
     cells = result.get("cells") or {}
-    blocks = " / ".join(v for k, v in sorted(cells.items()) if k.startswith("block"))
-    return f"{result['row']}: {result['arch']} top {blocks}".strip()
+    blocks = " + ".join(v for k, v in sorted(cells.items()) if k.startswith("block"))
+    return f"{result['arch']}, top {blocks}".strip()
 
 
 def write_fig2(result_files: Sequence[Path], out_png: Path) -> Path:

@@ -33,6 +33,8 @@ from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.reporting.curves import plot_learning_curves
 from e2e_mammo.tracking import Run, TrackingConfig, mark_killed, run_status, start_run
 from e2e_mammo.training import checkpoint as ckpt
+from e2e_mammo.training.fit import FitConfig, FitResult, fit
+from e2e_mammo.training.staged import total_epochs
 
 log = logging.getLogger(__name__)
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auc", "lr")
@@ -75,6 +77,27 @@ class JobContext:
             metrics = {k: record[k] for k in EPOCH_METRICS if k in record}
             self.run.log_metrics(metrics, record["epoch"])
             self.logged.add(record["epoch"])
+
+    def fit(
+        self, model, train, val, cfg: FitConfig, device, checkpoint_interval_s: float = 0.0
+    ) -> FitResult:
+        """:func:`~e2e_mammo.training.fit.fit` in this job: its checkpoint folder and identity,
+        each epoch logged to MLflow and the job's log."""
+        self.total_epochs = total_epochs(cfg.schedule)
+        log.info(
+            "%d epochs on %s, %d training samples", self.total_epochs, device, len(train.dataset)
+        )
+        return fit(
+            model,
+            train,
+            val,
+            cfg,
+            checkpoint_dir=self.checkpoint_dir,
+            identity=self.identity,
+            device=device,
+            on_epoch=self.on_epoch,
+            checkpoint_interval_s=checkpoint_interval_s,
+        )
 
     def on_epoch(self, record: dict[str, Any]) -> None:
         """Log one epoch's record to MLflow and a progress line to the job's log."""

@@ -33,10 +33,10 @@ from e2e_mammo.models.pretrained import MissingWeightsError, imagenet_weights_pa
 from e2e_mammo.models.saved import save_model
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.augment import AugmentConfig
-from e2e_mammo.training.fit import FitConfig, fit
+from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import Stage, scale_schedule, schedule_from_config, total_epochs
+from e2e_mammo.training.staged import Stage, scale_schedule, schedule_from_config
 
 log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
@@ -197,24 +197,12 @@ def _save_outputs(model, row: _RowInputs, predictions: pd.DataFrame) -> None:
 def _train(ctx: JobContext, row: _RowInputs) -> JobOutcome:
     data = {split: load_patch_split(row.patches_dir, split) for split in SPLITS}
     cfg = _fit_config(row.settings)
-    ctx.total_epochs = total_epochs(cfg.schedule)
     model, dev, bs = _build_model(row), pick_device(row.device), row.settings["batch_size"]
     seed = row.settings["seed"]
     # memory-mapped patch batches are one copy each: loader workers would cost more than save
     train = make_loader(data["train"][0], bs, shuffle=True, seed=seed, drop_single=True)
     val = make_loader(data["val"][0], bs, shuffle=False)
-    log.info("%d epochs on %s, %d training patches", ctx.total_epochs, dev, len(data["train"][0]))
-    result = fit(
-        model,
-        train,
-        val,
-        cfg,
-        checkpoint_dir=ctx.checkpoint_dir,
-        identity=ctx.identity,
-        device=dev,
-        on_epoch=ctx.on_epoch,
-        checkpoint_interval_s=CHECKPOINT_INTERVAL_S,
-    )
+    result = ctx.fit(model, train, val, cfg, dev, CHECKPOINT_INTERVAL_S)
     predictions, metrics = _score_splits(model, data, dev, cfg, bs)
     _save_outputs(model, row, predictions)
     best = result.best_score if math.isfinite(result.best_score) else None

@@ -46,11 +46,11 @@ from e2e_mammo.models.saved import load_model, save_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 from e2e_mammo.tracking import TrackingConfig, git_commit
 from e2e_mammo.training.augment import AugmentConfig
-from e2e_mammo.training.fit import Extension, FitConfig, fit
+from e2e_mammo.training.fit import Extension, FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.patch_run import pick_device
-from e2e_mammo.training.staged import scale_schedule, schedule_from_config, total_epochs
+from e2e_mammo.training.staged import scale_schedule, schedule_from_config
 
 log = logging.getLogger(__name__)
 #: Seconds between checkpoints (a ResNet50 whole-image checkpoint is ~0.5 GB with Adam state).
@@ -200,25 +200,13 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs)
     size = tuple(settings["image_size"])
     datasets = {s: WholeImageDataset(t["png_path"], t["label"], size) for s, t in tables.items()}
     cfg = _fit_config(settings)
-    ctx.total_epochs = total_epochs(cfg.schedule)
     model, dev = _build_model(settings, inputs), pick_device(inputs.device)
     bs, seed, workers = settings["batch_size"], settings["seed"], inputs.workers
     train = make_loader(
         datasets["train"], bs, shuffle=True, seed=seed, workers=workers, drop_single=True
     )
     val = make_loader(datasets["val"], bs, shuffle=False, workers=workers)
-    log.info("%d epochs on %s, %d training images", ctx.total_epochs, dev, len(datasets["train"]))
-    result = fit(
-        model,
-        train,
-        val,
-        cfg,
-        checkpoint_dir=ctx.checkpoint_dir,
-        identity=ctx.identity,
-        device=dev,
-        on_epoch=ctx.on_epoch,
-        checkpoint_interval_s=CHECKPOINT_INTERVAL_S,
-    )
+    result = ctx.fit(model, train, val, cfg, dev, CHECKPOINT_INTERVAL_S)
     predictions = _score_splits(model, tables, datasets, dev, settings)
     atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
     spec = whole_image_spec(
