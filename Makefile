@@ -21,7 +21,8 @@ run: $(STAMP)
 	$(BIN)/snakemake all --cores $(CORES) --resources gpu=1
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(CORES) tests
+	@# --dist loadfile: a test module stays on one worker, so the tiny pipeline of test_workflow.py runs once
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts bench
