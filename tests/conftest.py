@@ -17,3 +17,9 @@ def store(tmp_path: Path) -> TrackingConfig:
         experiment="test",
         artifacts=str(tmp_path / "artifacts"),
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end pipeline module first: under ``-n 2 --dist loadfile`` (``make test``) its
+    tiny pipeline then runs beside the other modules instead of after them."""
+    items.sort(key=lambda item: item.path.name != "test_workflow.py")
