@@ -29,7 +29,7 @@ from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.loop import prepare_batch
-from e2e_mammo.training.whole_run import SCORE, split_metrics
+from e2e_mammo.training.whole_run import SCORE, metric_scalars, split_metrics
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,7 @@ def run_two_step(
     }
     with start_run(tracking, f"table{meta.get('table', '')}/{row_name}", tags=tags) as run:
         run.log_params(dict(settings))
-        low, high = metrics.get("test_auc_ci") or (None, None)
-        scalars = {"test_auc": metrics.get("test_auc"), "val_auc": metrics.get("val_auc")}
-        scalars.update(test_auc_ci_low=low, test_auc_ci_high=high)
-        run.log_metrics({k: v for k, v in scalars.items() if v is not None})
+        run.log_metrics(metric_scalars(metrics))
     result = {
         "row": row_name,
         "arch": settings["arch"],

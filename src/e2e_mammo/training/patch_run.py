@@ -36,7 +36,12 @@ from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import Stage, scale_schedule, schedule_from_config
+from e2e_mammo.training.staged import (
+    Stage,
+    scale_schedule,
+    schedule_from_config,
+    schedule_to_config,
+)
 
 log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
@@ -112,16 +117,7 @@ def row_training_settings(
         "patch_set": row["patch_set"],
         "init": choice.init,
         "pretrained_label": choice.label,
-        "schedule": [
-            {
-                "name": s.name,
-                "trainable": s.trainable,
-                "lr": s.lr,
-                "epochs": s.epochs,
-                "weight_decay": s.weight_decay,
-            }
-            for s in schedule
-        ],
+        "schedule": schedule_to_config(schedule),
         "top_blocks": list(training["top_blocks"].get(row["arch"], [])),
         "batch_size": int(training["batch_size"]),
         "seed": int(training["seed"]),

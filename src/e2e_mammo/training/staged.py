@@ -92,6 +92,20 @@ def schedule_from_config(stages: Iterable[Mapping]) -> list[Stage]:
     return out
 
 
+def schedule_to_config(schedule: Iterable[Stage]) -> list[dict]:
+    """Stages -> plain dicts (the inverse of :func:`schedule_from_config`; part of job settings)."""
+    return [
+        {
+            "name": s.name,
+            "trainable": s.trainable,
+            "lr": s.lr,
+            "epochs": s.epochs,
+            "weight_decay": s.weight_decay,
+        }
+        for s in schedule
+    ]
+
+
 def total_epochs(schedule: Sequence[Stage]) -> int:
     """Sum of the stages' epochs."""
     return sum(s.epochs for s in schedule)

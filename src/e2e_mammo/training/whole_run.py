@@ -50,7 +50,7 @@ from e2e_mammo.training.fit import Extension, FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.patch_run import pick_device
-from e2e_mammo.training.staged import scale_schedule, schedule_from_config
+from e2e_mammo.training.staged import scale_schedule, schedule_from_config, schedule_to_config
 
 log = logging.getLogger(__name__)
 #: Seconds between checkpoints (a ResNet50 whole-image checkpoint is ~0.5 GB with Adam state).
@@ -88,16 +88,7 @@ def whole_training_settings(
         "image_size": [int(v) for v in image_size],
         "patch_size": int(patch_size),
         "heatmap_activation": whole["heatmap_activation"],
-        "schedule": [
-            {
-                "name": s.name,
-                "trainable": s.trainable,
-                "lr": s.lr,
-                "epochs": s.epochs,
-                "weight_decay": s.weight_decay,
-            }
-            for s in schedule
-        ],
+        "schedule": schedule_to_config(schedule),
         "extension": dict(whole["extension"]) if whole.get("extension") else None,
         "batch_size": int(whole["batch_size"]),
         "accumulate": int(whole["accumulate"]),
@@ -158,6 +149,16 @@ def split_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) -> di
             if split == "test":
                 out[f"test_{name}_ci"] = [_finite(stats["ci_low"]), _finite(stats["ci_high"])]
     return out
+
+
+def metric_scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """What MLflow logs of :func:`split_metrics`: the AUCs and the test intervals' bounds as
+    scalars (keys alike across rows, so the compare view lines them up), ``None`` left out."""
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    for name in ("auc", "a_auc"):
+        low, high = metrics.get(f"test_{name}_ci") or (None, None)
+        scalars.update({f"test_{name}_ci_low": low, f"test_{name}_ci_high": high})
+    return {k: v for k, v in scalars.items() if v is not None}
 
 
 def _finite(value: float) -> float | None:
@@ -226,12 +227,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs)
         "monitor": result.monitor,
         **{f"n_{s}": len(datasets[s]) for s in SPLITS},
     }
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    for name in ("auc", "a_auc"):  # the intervals, as scalars MLflow can compare
-        low, high = metrics.get(f"test_{name}_ci") or (None, None)
-        scalars.update({f"test_{name}_ci_low": low, f"test_{name}_ci_high": high})
-    scalars = {k: v for k, v in scalars.items() if v is not None}
-    return JobOutcome(result.history, scalars, {**metrics, **extra})
+    return JobOutcome(result.history, metric_scalars(metrics), {**metrics, **extra})
 
 
 def train_whole_row(
