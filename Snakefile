@@ -28,6 +28,7 @@ include: "workflow/rules/patches.smk"
 include: "workflow/rules/train_patch.smk"
 include: "workflow/rules/train_whole.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/transfer.smk"
 
 
 rule all:
@@ -37,7 +38,11 @@ rule all:
         "results/tables/table1.md",
         "results/tables/table2.md",
         "results/tables/table3.md",
+        "results/tables/table4.md",
+        "results/figures/table4_sweep.png",
+        "results/figures/fig3b_roc.png",
         "results/tables/ensemble.csv",
         "results/figures/fig2_loss.png",
         "results/figures/fig3a_roc.png",
         "results/figures/heatmap_overlays.png",
+        "results/figures/fig4_datasets.png",

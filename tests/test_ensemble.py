@@ -104,3 +104,9 @@ def test_summary_without_a_usable_threshold_split_says_why():
     summary = ensemble_summary(averaged, members=["r"], dataset="cbis", n_boot=50)
     assert math.isnan(summary["threshold"]) and math.isnan(summary["sensitivity"])
     assert "one class" in summary["note"] and not math.isnan(summary["auc"])
+
+
+def test_summary_at_a_fixed_threshold_chooses_nothing_on_any_split():
+    summary = ensemble_summary(_averaged(), members=["r"], dataset="inbreast", threshold=0.35)
+    assert summary["threshold"] == 0.35 and summary["threshold_split"] == "fixed"
+    assert summary["note"] == "" and not math.isnan(summary["sensitivity"])

@@ -84,3 +84,21 @@ def test_ensemble_table_has_one_row_per_dataset(ensemble, tmp_path):
     frame = write_ensemble_table([out / "summary.json"], tmp_path / "ensemble.csv")
     assert list(frame.columns) == list(ENSEMBLE_COLUMNS) and len(frame) == 1
     assert frame.loc[0, "dataset"] == "cbis-ddsm"
+
+
+def test_fixed_members_are_all_given_models_in_order(tmp_path, store):
+    files = [_row(tmp_path, "weak", 0.6, 0.3), _row(tmp_path, "best", 0.9, 0.2)]
+    summary = run_ensemble(
+        files,
+        dataset="inbreast",
+        k=4,
+        bootstrap={"n_boot": 50, "seed": 0},
+        out_dir=tmp_path / "ens",
+        tracking=store,
+        eval_split="val",
+        threshold=0.5,
+        fixed_members=True,
+    )
+    assert summary["members"] == "weak;best"
+    assert summary["threshold"] == 0.5 and summary["threshold_split"] == "fixed"
+    assert summary["eval_split"] == "val"

@@ -69,3 +69,50 @@ def test_heatmap_overlay_single_float_image(tmp_path: Path) -> None:
     item = {"image": np.linspace(0, 1, 40 * 30).reshape(40, 30), "heatmap": np.eye(3)}
     height, width = _size(plot_heatmap_overlays([item], tmp_path / "one.png", "One"))
     assert 400 <= width <= 500 and 450 <= height <= 550
+
+
+def test_sweep_plot_draws_models_the_control_and_skips_sizes_not_run(tmp_path: Path) -> None:
+    from e2e_mammo.reporting.figures import plot_sweep
+
+    frame = pd.DataFrame(
+        {
+            "init": ["whole_image", "whole_image", "patch_only", None],
+            "model": ["m", "m", "m", None],
+            "status": ["ok", "ok", "ok", "not in demo"],
+            "n_patients": [10, 20, 10, None],
+            "auc": [0.7, 0.8, 0.5, None],
+            "ci_low": [0.6, 0.7, 0.4, None],
+            "ci_high": [0.8, 0.9, 0.6, None],
+        }
+    )
+    out = plot_sweep(frame, tmp_path / "sweep.png", "sweep")
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[0] > 100
+
+
+def test_sweep_plot_with_nothing_run_still_writes_a_figure(tmp_path: Path) -> None:
+    from e2e_mammo.reporting.figures import plot_sweep
+
+    frame = pd.DataFrame(
+        {
+            "init": [None],
+            "model": [None],
+            "status": ["not in demo"],
+            "n_patients": [None],
+            "auc": [None],
+            "ci_low": [None],
+            "ci_high": [None],
+        }
+    )
+    assert plot_sweep(frame, tmp_path / "s.png", "sweep").stat().st_size > 0
+
+
+def test_dataset_examples_show_each_image_over_its_histogram(tmp_path: Path) -> None:
+    from e2e_mammo.reporting.figures import plot_dataset_examples
+
+    film = np.full((64, 48), 9000, np.uint16)
+    ffdm = np.full((64, 48), 40000, np.uint16)
+    items = [{"image": film, "caption": "film"}, {"image": ffdm, "caption": "ffdm"}]
+    out = plot_dataset_examples(items, tmp_path / "fig4.png", "Fig 4")
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] > image.shape[0] * 0.8

@@ -1,8 +1,7 @@
 import pytest
 import torch
-from toy import toy_loaders
+from toy import tiny_classifier, toy_loaders
 
-from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.fit import Extension, FitConfig, _extend, _RunState, fit
@@ -24,7 +23,7 @@ def deterministic():
 
 def run(folder, stop_after=None, on_epoch=None, checkpoint_interval_s=0.0, **overrides):
     torch.manual_seed(0)
-    model = build_patch_classifier("resnet50", mean=100.0)
+    model = tiny_classifier()
     cfg = FitConfig(
         **{
             "schedule": SCHEDULE,
@@ -152,7 +151,7 @@ def test_checkpoint_of_another_identity_is_refused(tmp_path):
     cfg = FitConfig(schedule=SCHEDULE, top_blocks=("layer4",))
     with pytest.raises(ckpt.CheckpointConfigError, match="another"):
         fit(
-            build_patch_classifier("resnet50"),
+            tiny_classifier(),
             train,
             val,
             cfg,
@@ -176,3 +175,22 @@ def test_run_without_any_score_keeps_the_last_epoch(tmp_path, monkeypatch):
     saved = ckpt.load(tmp_path / ckpt.FILE)
     assert result.best_epoch == 3 and result.best_score != result.best_score  # nan
     assert_same_state(saved["model"], model.state_dict())
+
+
+def test_last_monitor_trains_without_a_validation_loader(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_classifier()
+    cfg = FitConfig(schedule=SCHEDULE[:1], monitor="last", seed=3, augment=AugmentConfig())
+    train, _ = toy_loaders()
+    result = fit(model, train, None, cfg, checkpoint_dir=tmp_path, identity="t", device="cpu")
+    (record,) = result.history
+    assert result.best_epoch == 1 and record["train_loss"] > 0
+    assert all(record[k] != record[k] for k in ("val_loss", "val_accuracy", "val_auc"))  # nan
+
+
+def test_a_monitor_that_scores_needs_a_validation_loader(tmp_path):
+    cfg = FitConfig(schedule=SCHEDULE[:1], monitor="val_auc")
+    train, _ = toy_loaders()
+    model = tiny_classifier()
+    with pytest.raises(ValueError, match="needs a validation loader"):
+        fit(model, train, None, cfg, checkpoint_dir=tmp_path, identity="t", device="cpu")

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy import toy_loaders
+from toy import tiny_classifier, toy_loaders
 
-from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.tracking import TrackingConfig, init_store
 from e2e_mammo.training.fit import FitConfig, fit
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
@@ -40,7 +39,7 @@ def trainer(
     def train(ctx: JobContext) -> JobOutcome:
         calls.append(ctx.resumed)
         torch.manual_seed(0)
-        model = build_patch_classifier("resnet50")
+        model = tiny_classifier()
         train_loader, val_loader = toy_loaders(n_train=8, n_val=4, batch_size=4)
 
         def on_epoch(record):

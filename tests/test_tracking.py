@@ -89,3 +89,22 @@ def test_failed_run_ends_failed(store: TrackingConfig) -> None:
     with pytest.raises(RuntimeError), start_run(store, "job") as run:
         raise RuntimeError("boom")
     assert MlflowClient(tracking_uri=store.uri).get_run(run.run_id).info.status == "FAILED"
+
+
+def test_parent_run_groups_runs_started_elsewhere(store: TrackingConfig) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from e2e_mammo.tracking import PARENT_TAG, create_parent_run
+
+    parent = create_parent_run(store, "table4-sweep", {"group": "table4-sweep"})
+    with start_run(store, "cell", tags={PARENT_TAG: parent}) as run:
+        pass
+    client = MlflowClient(tracking_uri=store.uri)
+    assert client.get_run(parent).info.status == "FINISHED"
+    assert client.get_run(run.run_id).data.tags[PARENT_TAG] == parent
+
+
+def test_parent_run_without_tracking_is_none() -> None:
+    from e2e_mammo.tracking import create_parent_run
+
+    assert create_parent_run(TrackingConfig(enabled=False), "sweep") is None

@@ -22,7 +22,7 @@ def tiny_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     tiny = copy.deepcopy(params)
     tiny["data"]["cbis_ddsm"]["synthetic"].update(n_patients=14, image_size=[200, 128])
-    tiny["data"]["inbreast"]["synthetic"].update(n_patients=6, image_size=[200, 160])
+    tiny["data"]["inbreast"]["synthetic"].update(n_patients=10, image_size=[200, 160])
     tiny["convert"]["size"] = [192, 144]
     tiny["patch_training"]["epoch_scale"] = 0.01
     tiny["patch_training"]["batch_size"] = 16
@@ -31,11 +31,22 @@ def tiny_params() -> dict:
     tiny["whole_image"]["bootstrap"]["n_boot"] = 50
     tiny["two_step"].update(n_estimators=10, min_samples_split=2)
     tiny["figures"].update(fig2_rows=["vgg-s10-vgg512x3", "vgg-s10-vgg128-64"], heatmap_images=2)
+    tiny["ensemble"]["k"] = TINY_K
+    tiny["transfer"].update(epoch_scale=0.005, ensemble_size=40)  # 1 epoch
+    tiny["transfer"]["sweep"].update(sizes=TINY_SIZES, run=[20, 40], seeds=[5])
     return tiny
 
 
+#: Ensemble members (CBIS-DDSM: the best 2 of the 6 end-to-end rows; both are fine-tuned on
+#: INbreast, each fine-tuning job costing the suite ~15 s).
+TINY_K = 2
+#: The tiny sweep: two sizes that train (20 and 40 of 72 patients: 2 and 4 of the 7 tiny
+#: training patients) and one listed as not run.
+TINY_SIZES = [20, 40, "all"]
+
+
 #: One row of every kind: ResNet top, VGG top, both hybrids, heatmap inserted, heatmap + FC,
-#: and the two-step baseline (the ensemble takes the best four of the six end-to-end rows).
+#: and the two-step baseline (the ensemble takes the best TINY_K of the six end-to-end rows).
 TINY_WHOLE_ROWS = [
     "r50-s10-res256-128x1",
     "vgg-s10-vgg128-64",
@@ -167,7 +178,8 @@ def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
     for table in ("2", "3"):  # one run per row of Tables 2 and 3, trained or not
         rows = [r.data.tags["row"] for r in every if r.data.tags.get("table") == table]
         assert sorted(rows) == sorted(r["row"] for r in params[f"table{table}"])
-    assert [r.data.tags["stage"] for r in every if "row" not in r.data.tags] == ["ensemble"]
+    others = sorted(r.data.tags["stage"] for r in every if "row" not in r.data.tags)
+    assert others == ["ensemble", "ensemble", "group"]
     for row in ("resnet50-N-S1", "resnet50-N-S10"):
         run = runs[row]
         assert run.data.tags["table"] == "1" and run.data.tags["status"] == "ok"
@@ -200,10 +212,11 @@ def test_dag_trains_every_kind_of_whole_image_row(pipeline: Path) -> None:
         result = json.loads((folder / "result.json").read_text())
         assert result["status"] == "ok", row
         predictions = pd.read_csv(folder / "predictions.csv")
-        assert set(predictions["split"]) == {"train", "val", "test"}
         if row.endswith("two-step"):
             assert not (folder / "model.pt").exists()
+            assert set(predictions["split"]) == {"train", "val", "test"}
         else:
+            assert set(predictions["split"]) == {"val", "test"}
             assert (folder / "model.pt").is_file() and result["epochs_trained"] == 2
             assert "tta_prob_malignant" in predictions
 
@@ -211,10 +224,12 @@ def test_dag_trains_every_kind_of_whole_image_row(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
     ensemble = pd.read_csv(pipeline / "results/tables/ensemble.csv")
-    assert list(ensemble["dataset"]) == ["cbis-ddsm"]
+    assert list(ensemble["dataset"]) == ["cbis-ddsm", "inbreast"]
     members = ensemble.loc[0, "members"].split(";")
-    assert len(members) == 4 and not any(m.endswith("two-step") for m in members)
-    for name in ("fig2_loss.png", "fig3a_roc.png", "heatmap_overlays.png"):
+    assert len(members) == TINY_K and not any(m.endswith("two-step") for m in members)
+    assert ensemble.loc[1, "members"] == ensemble.loc[0, "members"]  # the fine-tuned members
+    assert ensemble.loc[1, "threshold_split"] == "fixed" and ensemble.loc[1, "eval_split"] == "val"
+    for name in ("fig2_loss.png", "fig3a_roc.png", "fig3b_roc.png", "heatmap_overlays.png"):
         assert (pipeline / "results/figures" / name).stat().st_size > 0
 
 
@@ -246,3 +261,72 @@ def test_published_whole_image_numbers_rerun_only_their_table(
     assert "table2" in stats
     for job in ("train_whole_image", "two_step", "whole_row_not_run", "table3", "ensemble"):
         assert job not in stats, job
+
+
+def _cbis_members(pipeline: Path) -> list[str]:
+    summary = json.loads((pipeline / "results/ensemble/cbis-ddsm/summary.json").read_text())
+    return summary["members"].split(";")
+
+
+@pytest.mark.slow
+def test_dag_builds_table4_with_every_size_the_members_and_the_control(pipeline: Path) -> None:
+    frame = pd.read_csv(pipeline / "results/tables/table4.csv", dtype={"size": str})
+    assert list(dict.fromkeys(frame["size"])) == ["20", "40", "all"]
+    ran = frame[frame["status"] == "ok"]
+    members = _cbis_members(pipeline)
+    for size in ("20", "40"):
+        cells = ran[ran["size"] == size]
+        assert sorted(cells.loc[cells["init"] == "whole_image", "model"]) == sorted(members)
+        assert list(cells.loc[cells["init"] == "patch_only", "model"]) == [members[0]]
+        assert cells["auc"].between(0, 1).all() and (cells["ci_low"] <= cells["ci_high"]).all()
+    small, large = (ran.loc[ran["size"] == s, "n_patients"].iloc[0] for s in ("20", "40"))
+    assert (small, large) == (2, 4)
+    assert (frame.loc[frame["size"] == "all", "status"] == "not in demo").all()
+    assert "profiles/paper" in (pipeline / "results/tables/table4.md").read_text()
+    assert (pipeline / "results/figures/table4_sweep.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_dag_nests_the_sweeps_subsets(pipeline: Path) -> None:
+    folder = pipeline / "results/transfer/whole_image" / _cbis_members(pipeline)[0]
+    small = pd.read_csv(folder / "n20-s5/subset.csv")
+    large = pd.read_csv(folder / "n40-s5/subset.csv")
+    assert set(small["patient_id"]) < set(large["patient_id"])
+    splits = pd.read_csv(pipeline / "results/splits/inbreast/splits.csv")
+    assert set(large["image_id"]) <= set(splits.loc[splits["split"] == "train", "image_id"])
+    assert large["label"].nunique() == 2  # stratified: both classes
+
+
+@pytest.mark.slow
+def test_dag_logs_the_sweeps_cells_under_one_parent_run(pipeline: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("e2e-mammo")
+    runs = client.search_runs([experiment.experiment_id])
+    parent = json.loads((pipeline / "results/mlflow/parents/table4-sweep.json").read_text())
+    cells = [r for r in runs if r.data.tags.get("table") == "4"]
+    assert len(cells) == 2 * (TINY_K + 1)
+    assert {r.data.tags["mlflow.parentRunId"] for r in cells} == {parent["run_id"]}
+    assert all(r.info.status == "FINISHED" and "val_auc" in r.data.metrics for r in cells)
+
+
+@pytest.mark.slow
+def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "copy"
+    shutil.copytree(pipeline, workdir, symlinks=True)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["transfer"]["sweep"]["seeds"] = [5, 6]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    out = run_snakemake(workdir, "all", "-n").stdout
+    stats = dict(
+        line.split()
+        for line in out.split("Job stats:")[-1].splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    )
+    assert stats["transfer_cell"] == str(2 * (TINY_K + 1)) and "table4" in stats
+    for job in ("train_whole_image", "ensemble", "inbreast_ensemble", "train_patch_classifier"):
+        assert job not in stats, job
+    outputs = [line for line in out.splitlines() if line.strip().startswith("output:")]
+    assert not any("-s5/" in line for line in outputs)  # the finished seed's cells stay
+    assert sum("-s6/" in line for line in outputs) == 2 * (TINY_K + 1)

@@ -28,6 +28,8 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "e2e-mammo"
 DEFAULT_ARTIFACTS = "mlartifacts"
+#: The tag that makes a run a child of another in MLflow's UI (what ``nested=True`` sets).
+PARENT_TAG = "mlflow.parentRunId"
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,23 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def create_parent_run(
+    config: TrackingConfig, name: str, tags: Mapping[str, Any] | None = None
+) -> str | None:
+    """Create a finished run that groups others (a sweep): jobs in other processes name it in
+    their :data:`PARENT_TAG`, and MLflow's UI shows them nested under it. Returns its id
+    (``None`` with tracking off)."""
+    if not config.enabled:
+        return None
+    experiment_id = init_store(config)
+    client = _client(config.uri)
+    run = client.create_run(
+        experiment_id, run_name=name, tags={k: str(v) for k, v in (tags or {}).items()}
+    )
+    client.set_terminated(run.info.run_id, status="FINISHED")
+    return run.info.run_id
 
 
 def start_run(

@@ -1,4 +1,5 @@
 # Helpers shared by the workflow: parameter validation and per-dataset lookups.
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,14 @@ from e2e_mammo.training.whole_plan import (
     row_meta,
     row_status,
 )
+from e2e_mammo.training.transfer_plan import (
+    NOT_RUN_NOTE,
+    cell_dir,
+    check_transfer,
+    paper_table4,
+    sweep_cells,
+)
+from e2e_mammo.training.transfer_run import transfer_settings
 from e2e_mammo.training.whole_run import whole_training_settings
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
@@ -242,3 +251,62 @@ def paper_whole(table):
 def heatmap_patch_model(wildcards):
     """The patch classifier whose heatmaps the overlays show (figures.heatmap_row's)."""
     return f"results/patch_models/{whole_patch_choice(config['figures']['heatmap_row']).row}/model.pt"
+
+
+# Transfer learning on INbreast (Table 4): cells (init, model, size, seed), see
+# e2e_mammo.training.transfer_plan.
+check_transfer(config["transfer"], END_TO_END_ROWS)
+
+
+def transfer_models():
+    """The fine-tuned CBIS-DDSM models: the ensemble's members (after its checkpoint) or the
+    rows transfer.models lists."""
+    models = config["transfer"]["models"]
+    if models != "ensemble":
+        return list(models)
+    summary = checkpoints.ensemble.get().output.summary
+    return json.loads(Path(summary).read_text())["members"].split(";")
+
+
+def transfer_init_model(wildcards):
+    """A cell's starting model: the CBIS-DDSM whole-image model, or (the control) its patch
+    classifier."""
+    if wildcards.init == "whole_image":
+        return f"results/whole_models/{wildcards.model}/model.pt"
+    return whole_patch_model(wildcards)
+
+
+def transfer_cell_settings(wildcards):
+    """Exactly what changes one cell's result."""
+    return transfer_settings(
+        init=wildcards.init,
+        row=WHOLE[wildcards.model],
+        patch_row=whole_patch_choice(wildcards.model).row,
+        transfer=config["transfer"],
+        whole=config["whole_image"],
+        augment=config["patch_training"]["augment"],
+        image_size=image_size(),
+        patch_size=patch_size(),
+        size=wildcards.size,
+        seed=int(wildcards.seed),
+    )
+
+
+def transfer_results(wildcards):
+    """Every cell's result.json (Table 4)."""
+    cells = sweep_cells(config["transfer"], transfer_models())
+    return [f"{cell_dir(*cell)}/result.json" for cell in cells]
+
+
+def _ensemble_cells():
+    size = config["transfer"]["ensemble_size"]
+    seed = config["transfer"]["sweep"]["seeds"][0]
+    return [cell_dir("whole_image", m, size, seed) for m in transfer_models()]
+
+
+def inbreast_ensemble_results(wildcards):
+    return [f"{folder}/result.json" for folder in _ensemble_cells()]
+
+
+def inbreast_ensemble_predictions(wildcards):
+    return [f"{folder}/predictions.csv" for folder in _ensemble_cells()]

@@ -1,4 +1,6 @@
-"""Snakemake adapter: the CBIS-DDSM ensemble (members chosen on validation) and Fig 3a."""
+"""Snakemake adapter: a dataset's ensemble and its ROC figure. CBIS-DDSM: the k best members on
+validation, Youden's threshold on validation, scored on test (Fig 3a). INbreast: the fine-tuned
+members as given, a fixed threshold, scored on its validation split (Fig 3b)."""
 
 from pathlib import Path
 
@@ -8,13 +10,16 @@ from e2e_mammo.tracking import TrackingConfig
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
-out_dir = Path(snakemake.output.summary).parent
+params = snakemake.params
 run_ensemble(
     [Path(p) for p in snakemake.input.results],
-    dataset="cbis-ddsm",
-    k=snakemake.params.k,
-    bootstrap=snakemake.params.bootstrap,
-    out_dir=out_dir,
+    dataset=params.dataset,
+    k=params.k,
+    bootstrap=params.bootstrap,
+    out_dir=Path(snakemake.output.summary).parent,
     tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
     roc_png=Path(snakemake.output.roc),
+    eval_split=params.eval_split,
+    threshold=params.threshold,
+    fixed_members=params.fixed_members,
 )

@@ -82,6 +82,16 @@ def average_predictions(
     return merged[ids + ["score"] + members]
 
 
+def _youden_on(averaged: pd.DataFrame, split: str, notes: list[str]) -> float:
+    val = averaged[averaged["split"] == split]
+    threshold = youden_threshold(val["label"].to_numpy(), val["score"].to_numpy())
+    if val.empty:
+        notes.append(f"no rows in threshold split {split!r}: no threshold")
+    elif math.isnan(threshold):
+        notes.append(f"threshold split {split!r} has one class only: no threshold")
+    return threshold
+
+
 def ensemble_summary(
     averaged: pd.DataFrame,
     *,
@@ -91,13 +101,17 @@ def ensemble_summary(
     threshold_split: str = "val",
     n_boot: int = 2000,
     seed: int = 0,
+    threshold: float | None = None,
 ) -> dict:
     """One summary row of an averaged ensemble (see :func:`average_predictions`).
 
     AUC with a patient-level bootstrap interval on ``eval_split``; the threshold is Youden's on
     ``threshold_split``, and sensitivity/specificity are measured on ``eval_split`` at it. When
     the threshold split has no rows or one class, the threshold and sensitivity/specificity are
-    ``nan`` and ``note`` says why (``note`` is ``""`` when all is well).
+    ``nan`` and ``note`` says why (``note`` is ``""`` when all is well). A given ``threshold``
+    is used as it is (``threshold_split`` is then ``"fixed"``): for a dataset whose evaluated
+    split is the only held-out one (INbreast), where choosing it there would be choosing on the
+    reported set.
     """
     notes = []
     test = averaged[averaged["split"] == eval_split]
@@ -112,12 +126,10 @@ def ensemble_summary(
         notes.append(f"no rows in eval split {eval_split!r}")
     elif test["label"].nunique() < 2:
         notes.append(f"eval split {eval_split!r} has one class only: no AUC")
-    val = averaged[averaged["split"] == threshold_split]
-    threshold = youden_threshold(val["label"].to_numpy(), val["score"].to_numpy())
-    if val.empty:
-        notes.append(f"no rows in threshold split {threshold_split!r}: no threshold")
-    elif math.isnan(threshold):
-        notes.append(f"threshold split {threshold_split!r} has one class only: no threshold")
+    if threshold is None:
+        threshold = _youden_on(averaged, threshold_split, notes)
+    else:
+        threshold, threshold_split = float(threshold), "fixed"
     sensitivity, specificity = sensitivity_specificity(
         test["label"].to_numpy(), test["score"].to_numpy(), threshold
     )

@@ -75,13 +75,23 @@ def run_ensemble(
     roc_png: Path | None = None,
     eval_split: str = "test",
     threshold_split: str = "val",
+    threshold: float | None = None,
+    fixed_members: bool = False,
 ) -> dict[str, Any]:
     """Choose, average and score the ensemble; write ``out_dir``/{summary.json, predictions.csv}
     and the ROC figure (``roc_png``, default ``out_dir/roc.png``); return the summary (the
-    columns of :data:`ENSEMBLE_COLUMNS`)."""
+    columns of :data:`ENSEMBLE_COLUMNS`).
+
+    ``fixed_members``: every model of ``result_files`` is a member, in their order (INbreast:
+    the fine-tuned CBIS-DDSM members; nothing is chosen on its reported split). ``threshold``:
+    a fixed operating point instead of Youden's on ``threshold_split``.
+    """
     files = [Path(p) for p in result_files]
     results = [json.loads(p.read_text()) for p in files]
-    members = select_members(candidate_scores(results), k)
+    if fixed_members:
+        members = [r["row"] for r in results]
+    else:
+        members = select_members(candidate_scores(results), k)
     folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
     frames = {m: pd.read_csv(folder[m] / "predictions.csv") for m in members}
     averaged = average_predictions(frames, score=ENSEMBLE_SCORE)
@@ -93,13 +103,14 @@ def run_ensemble(
         threshold_split=threshold_split,
         n_boot=int(bootstrap["n_boot"]),
         seed=int(bootstrap["seed"]),
+        threshold=threshold,
     )
     summary = {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
     atomic_write_csv(averaged, out_dir / "predictions.csv")
     title = f"{dataset} {eval_split}: the {len(members)} best models and their ensemble"
     curves = _roc_curves(averaged, members, eval_split)
     plot_roc_curves(curves, roc_png or out_dir / "roc.png", title)
-    _track(summary, members, results, tracking, dataset)
+    _track(summary, members, results, tracking, dataset, fixed_members)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
@@ -115,11 +126,12 @@ def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _track(summary, members, results, tracking: TrackingConfig, dataset: str) -> None:
+def _track(summary, members, results, tracking: TrackingConfig, dataset: str, fixed: bool) -> None:
     tags = {"stage": "ensemble", "dataset": dataset, "git_commit": git_commit()}
     with start_run(tracking, f"ensemble/{dataset}", tags=tags) as run:
         by_row = {r["row"]: r for r in results}
-        params = {"members": ";".join(members), "selection": f"highest {SELECTION_KEY}"}
+        selection = "given (fine-tuned members)" if fixed else f"highest {SELECTION_KEY}"
+        params = {"members": ";".join(members), "selection": selection}
         params.update({f"{m}_val_a_auc": by_row[m].get(SELECTION_KEY) for m in members})
         run.log_params(params)
         metrics = {

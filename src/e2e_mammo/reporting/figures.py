@@ -170,3 +170,54 @@ def plot_heatmap_overlays(items: Sequence[dict], out_png: Path, title: str) -> P
         _panel_message(axes[0], "no images")
     fig.suptitle(title)
     return _save(fig, out_png)
+
+
+def plot_sweep(frame: pd.DataFrame, out_png: Path, title: str) -> Path:
+    """Table 4 as a plot: validation AUC against training patients with the 95% intervals, one
+    line per model and start (``frame``: :func:`e2e_mammo.reporting.table4.table4_frame`; the
+    control dashed); the mean over seeds where several ran."""
+    fig = _new_figure(figsize=(6.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    ran = frame[(frame["status"] == "ok") & frame["auc"].notna()]
+    for (init, model), cells in ran.groupby(["init", "model"], sort=False):
+        points = cells.groupby("n_patients").agg(
+            auc=("auc", "mean"), low=("ci_low", "mean"), high=("ci_high", "mean")
+        )
+        x = points.index.to_numpy(dtype=float)
+        y = points["auc"].to_numpy(dtype=float)
+        err = np.vstack([y - points["low"].to_numpy(float), points["high"].to_numpy(float) - y])
+        label = f"{model} (control: patch classifier only)" if init == "patch_only" else model
+        style = "--" if init == "patch_only" else "-"
+        ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o" + style, capsize=3, label=label)
+    if ran.empty:
+        _panel_message(ax, "no cell of the sweep trained")
+    ax.axhline(0.5, color="grey", lw=1, ls=":", label="chance")
+    ax.set_xlabel("training patients")
+    ax.set_ylabel("validation AUC (95% CI)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(_wrap(title, 70), fontsize=10)
+    return _save(fig, out_png)
+
+
+def plot_dataset_examples(items: Sequence[dict], out_png: Path, title: str) -> Path:
+    """The paper's Fig 4: one mammogram per dataset (``image``, ``caption``), each above the
+    histogram of its breast pixels' grey values (0-255 scale; pixels above 2% of the image's
+    maximum), so that the datasets' intensity profiles can be compared."""
+    fig = _new_figure(figsize=(3.2 * max(1, len(items)) + 0.4, 6.4), layout="constrained")
+    axes = fig.subplots(2, max(1, len(items)), squeeze=False)
+    for column, item in enumerate(items):
+        image = np.asarray(item["image"], dtype=np.float32)
+        shown = _display_image(image)
+        axes[0, column].imshow(shown, cmap="gray", vmin=0, vmax=1)
+        axes[0, column].set_axis_off()
+        axes[0, column].set_title(_wrap(str(item.get("caption", "")), 34), fontsize=8)
+        grey = image * (255.0 / max(float(image.max()), 1.0))
+        breast = grey[grey > 0.02 * 255.0]
+        axes[1, column].hist(breast, bins=64, range=(0, 255), color="dimgrey")
+        axes[1, column].set_xlabel("grey value (0-255, breast pixels)")
+    if not items:
+        _panel_message(axes[0, 0], "no images")
+    axes[1, 0].set_ylabel("pixels")
+    fig.suptitle(title)
+    return _save(fig, out_png)

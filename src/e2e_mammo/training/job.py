@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import signal
 from collections.abc import Callable, Iterable, Mapping
@@ -31,7 +32,14 @@ import pandas as pd
 
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.reporting.curves import plot_learning_curves
-from e2e_mammo.tracking import Run, TrackingConfig, mark_killed, run_status, start_run
+from e2e_mammo.tracking import (
+    PARENT_TAG,
+    Run,
+    TrackingConfig,
+    mark_killed,
+    run_status,
+    start_run,
+)
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.fit import FitConfig, FitResult, fit
 from e2e_mammo.training.staged import total_epochs
@@ -54,6 +62,7 @@ class TrackedJob:
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     result: Mapping[str, Any] = field(default_factory=dict)  # fixed fields of result.json
+    parent_run_id: str | None = None  # the MLflow run this job's run is a child of (a sweep)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -74,7 +83,7 @@ class JobContext:
     def log_epoch_metrics(self, record: dict[str, Any]) -> None:
         """Log one epoch's metrics to MLflow (``step=epoch``), unless that epoch already is."""
         if record["epoch"] not in self.logged:
-            metrics = {k: record[k] for k in EPOCH_METRICS if k in record}
+            metrics = {k: record[k] for k in EPOCH_METRICS if _finite(record.get(k))}
             self.run.log_metrics(metrics, record["epoch"])
             self.logged.add(record["epoch"])
 
@@ -114,6 +123,11 @@ class JobContext:
             record["val_accuracy"],
             record.get("val_auc", float("nan")),
         )
+
+
+def _finite(value: Any) -> bool:
+    """A number MLflow can plot (a run without validation has ``nan`` there: left out)."""
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 @dataclass
@@ -199,6 +213,8 @@ def run_tracked_job(
     identity = ckpt.identity_hash(job.inputs, job.settings)
     resumed, run_id = _choose_run(job, tracking, identity)
     tags = {**job.tags, "identity": identity[:16]}
+    if job.parent_run_id:
+        tags[PARENT_TAG] = job.parent_run_id
     with _sigterm_as_interrupt(), start_run(tracking, job.name, tags, run_id) as run:
         atomic_write_json(
             {"run_id": run.run_id, "identity": identity}, job.checkpoint_dir / RUN_ID_FILE
@@ -207,7 +223,7 @@ def run_tracked_job(
             run.log_params(job.params)
         ctx = JobContext(job.checkpoint_dir, identity, resumed, run)
         if run_id is not None:
-            ctx.logged = run.logged_steps("val_loss")
+            ctx.logged = run.logged_steps("train_loss")
         log.info("%s: %s", job.name, "resuming the interrupted run" if resumed else "training")
         outcome = train(ctx)
         _log_missing_epochs(ctx, outcome.history)

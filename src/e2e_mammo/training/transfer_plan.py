@@ -1,0 +1,91 @@
+"""Which Table 4 cells train: the models, the sizes, the control, and how a size that does not
+train is described (the INbreast sweep's plan, read by the Snakemake rules).
+
+A cell is ``(init, model, size, seed)``: ``init`` ``whole_image`` (a fine-tuned CBIS-DDSM model)
+or ``patch_only`` (the control). The sweep's cells are every fine-tuned model and the control
+at every size of ``transfer.sweep.run`` and every seed; a size listed in ``transfer.sweep.sizes``
+but not run is in Table 4 as ``not in demo``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from e2e_mammo.preprocess.subsets import size_label
+
+#: The one switch that trains every size (README "The paper profile").
+SWEEP_SWITCH = "snakemake all --profile profiles/paper (or transfer.sweep.run: all)"
+FIRST_MEMBER = "first_member"
+
+
+def run_sizes(transfer: Mapping[str, Any]) -> list[str]:
+    """The size labels that train, in the order of ``transfer.sweep.sizes``."""
+    sweep = transfer["sweep"]
+    sizes = [size_label(s) for s in sweep["sizes"]]
+    if sweep["run"] == "all":
+        return sizes
+    wanted = [size_label(s) for s in sweep["run"]]
+    unknown = sorted(set(wanted) - set(sizes))
+    if unknown:
+        raise ValueError(f"transfer.sweep.run lists sizes not in transfer.sweep.sizes: {unknown}")
+    return [s for s in sizes if s in wanted]
+
+
+def check_transfer(transfer: Mapping[str, Any], trained_rows: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the key when the ``transfer`` block cannot run."""
+    sizes = run_sizes(transfer)
+    if size_label(transfer["ensemble_size"]) not in sizes:
+        raise ValueError(
+            f"transfer.ensemble_size {transfer['ensemble_size']!r} is not a size that trains "
+            f"(transfer.sweep.run: {sizes})"
+        )
+    models = transfer["models"]
+    named = [] if models == "ensemble" else list(models)
+    control = transfer["control"]["row"]
+    if control != FIRST_MEMBER:
+        named.append(control)
+    missing = sorted(set(named) - set(trained_rows))
+    if missing:
+        raise ValueError(
+            f"transfer.models / transfer.control.row name rows that do not train here: {missing} "
+            f"(rows that train: {sorted(trained_rows)})"
+        )
+
+
+def control_row(transfer: Mapping[str, Any], models: Sequence[str]) -> str:
+    """The control's row: ``transfer.control.row``, or the first fine-tuned model."""
+    row = transfer["control"]["row"]
+    if row != FIRST_MEMBER:
+        return str(row)
+    if not models:
+        raise ValueError("transfer.control.row: first_member, but no model is fine-tuned")
+    return str(models[0])
+
+
+def sweep_cells(
+    transfer: Mapping[str, Any], models: Sequence[str]
+) -> list[tuple[str, str, str, int]]:
+    """Every ``(init, model, size, seed)`` that trains: the models, then the control."""
+    seeds = [int(s) for s in transfer["sweep"]["seeds"]]
+    sizes = run_sizes(transfer)
+    cells = [("whole_image", m, s, seed) for m in models for s in sizes for seed in seeds]
+    control = control_row(transfer, models)
+    cells += [("patch_only", control, s, seed) for s in sizes for seed in seeds]
+    return cells
+
+
+def cell_dir(init: str, model: str, size: str, seed: int) -> str:
+    """The folder of one cell's outputs."""
+    return f"results/transfer/{init}/{model}/n{size_label(size)}-s{int(seed)}"
+
+
+def paper_table4(table4: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """params.yaml's ``table4`` keyed by size label (what the table writer reads)."""
+    return {
+        size_label(row["size"]): {k: v for k, v in row.items() if k != "size"} for row in table4
+    }
+
+
+#: What Table 4 says of a size that did not train.
+NOT_RUN_NOTE = f"not fine-tuned by the demo; to run it: {SWEEP_SWITCH}"

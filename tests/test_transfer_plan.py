@@ -1,0 +1,72 @@
+"""The INbreast sweep's plan: sizes that train, cells, control, checks."""
+
+import pytest
+
+from e2e_mammo.training.transfer_plan import (
+    NOT_RUN_NOTE,
+    cell_dir,
+    check_transfer,
+    control_row,
+    paper_table4,
+    run_sizes,
+    sweep_cells,
+)
+
+
+def _transfer(**changes) -> dict:
+    transfer = {
+        "models": "ensemble",
+        "sweep": {"sizes": [20, 30, "all"], "reference_patients": 72, "seeds": [1, 2], "run": [20]},
+        "ensemble_size": 20,
+        "control": {"row": "first_member"},
+    }
+    transfer.update(changes)
+    return transfer
+
+
+def test_run_sizes_follow_the_sweep_order() -> None:
+    sweep = {"sizes": [20, 30, "all"], "run": ["all", 20]}
+    assert run_sizes(_transfer(sweep=sweep)) == ["20", "all"]
+    assert run_sizes(_transfer(sweep={"sizes": [20, "all"], "run": "all"})) == ["20", "all"]
+
+
+def test_run_size_outside_the_sweep_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"transfer.sweep.run .*\['50'\]"):
+        run_sizes(_transfer(sweep={"sizes": [20], "run": [50]}))
+
+
+def test_ensemble_size_must_train() -> None:
+    with pytest.raises(ValueError, match="transfer.ensemble_size"):
+        check_transfer(_transfer(ensemble_size="all"), ["a"])
+
+
+def test_named_rows_must_train() -> None:
+    with pytest.raises(ValueError, match=r"\['b'\]"):
+        check_transfer(_transfer(models=["a", "b"]), ["a"])
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        check_transfer(_transfer(control={"row": "c"}), ["a"])
+    check_transfer(_transfer(models=["a"]), ["a"])
+
+
+def test_control_is_the_first_member_or_the_named_row() -> None:
+    assert control_row(_transfer(), ["m1", "m2"]) == "m1"
+    assert control_row(_transfer(control={"row": "x"}), ["m1"]) == "x"
+
+
+def test_cells_cover_models_sizes_seeds_and_the_control() -> None:
+    cells = sweep_cells(_transfer(), ["m1", "m2"])
+    assert ("whole_image", "m2", "20", 2) in cells and ("patch_only", "m1", "20", 1) in cells
+    assert len(cells) == 2 * 1 * 2 + 1 * 1 * 2
+
+
+def test_cell_dir_names_every_coordinate() -> None:
+    assert cell_dir("patch_only", "m", "ALL", 7) == "results/transfer/patch_only/m/nall-s7"
+
+
+def test_paper_table4_is_keyed_by_size_label() -> None:
+    table = paper_table4([{"size": "all", "paper_patients": 72, "paper_images": 280}])
+    assert table == {"all": {"paper_patients": 72, "paper_images": 280}}
+
+
+def test_not_run_note_names_the_switch() -> None:
+    assert "transfer.sweep.run: all" in NOT_RUN_NOTE

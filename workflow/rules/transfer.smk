@@ -1,0 +1,93 @@
+# Transfer learning on INbreast (paper section 3.2): the training-set-size sweep (Table 4), the
+# INbreast ensemble (Fig 3b) and the control. One job per cell (wildcards init, model, size,
+# seed): a size or seed added to transfer.sweep in params.yaml adds jobs, never rules. The
+# fine-tuned models are the CBIS-DDSM ensemble's members, known once the `ensemble` checkpoint
+# has run (or transfer.models lists them).
+rule mlflow_parent:
+    input:
+        "results/mlflow/experiment.json",
+    output:
+        "results/mlflow/parents/{group}.json",
+    log:
+        "logs/mlflow_parent/{group}.log",
+    conda:
+        ENV
+    params:
+        tracking=config["tracking"],
+    script:
+        "../scripts/mlflow_parent.py"
+
+
+rule transfer_cell:
+    input:
+        splits="results/splits/inbreast/splits.csv",
+        manifest="results/converted/inbreast/manifest.csv",
+        mean="results/stats/inbreast/mean.json",
+        init_model=transfer_init_model,
+        parent="results/mlflow/parents/table4-sweep.json",
+    output:
+        result="results/transfer/{init}/{model}/n{size}-s{seed}/result.json",
+        model="results/transfer/{init}/{model}/n{size}-s{seed}/model.pt",
+        predictions="results/transfer/{init}/{model}/n{size}-s{seed}/predictions.csv",
+        history="results/transfer/{init}/{model}/n{size}-s{seed}/history.csv",
+        subset="results/transfer/{init}/{model}/n{size}-s{seed}/subset.csv",
+    log:
+        "logs/transfer/{init}/{model}/n{size}-s{seed}.log",
+    benchmark:
+        "benchmarks/transfer/{init}/{model}/n{size}-s{seed}.tsv"
+    wildcard_constraints:
+        init="whole_image|patch_only",
+        size=r"\d+|all",
+        seed=r"\d+",
+    conda:
+        ENV
+    threads: 8
+    resources:
+        gpu=1,
+    params:
+        settings=transfer_cell_settings,
+    script:
+        "../scripts/transfer_cell.py"
+
+
+rule table4:
+    input:
+        transfer_results,
+    output:
+        csv="results/tables/table4.csv",
+        md="results/tables/table4.md",
+        plot="results/figures/table4_sweep.png",
+    log:
+        "logs/tables/table4.log",
+    conda:
+        ENV
+    params:
+        sizes=config["transfer"]["sweep"]["sizes"],
+        paper=paper_table4(config["table4"]),
+        note=NOT_RUN_NOTE,
+    script:
+        "../scripts/table4.py"
+
+
+rule inbreast_ensemble:
+    input:
+        results=inbreast_ensemble_results,
+        predictions=inbreast_ensemble_predictions,
+        mlflow="results/mlflow/experiment.json",
+    output:
+        summary="results/ensemble/inbreast/summary.json",
+        predictions="results/ensemble/inbreast/predictions.csv",
+        roc="results/figures/fig3b_roc.png",
+    log:
+        "logs/ensemble/inbreast.log",
+    conda:
+        ENV
+    params:
+        dataset="inbreast",
+        k=config["ensemble"]["k"],
+        bootstrap=config["whole_image"]["bootstrap"],
+        eval_split="val",
+        threshold=config["transfer"]["threshold"],
+        fixed_members=True,
+    script:
+        "../scripts/ensemble.py"

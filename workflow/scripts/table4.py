@@ -1,0 +1,23 @@
+"""Snakemake adapter: Table 4 (ours beside the paper's) and its plot from the cells' result.json."""
+
+from pathlib import Path
+
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.reporting.figures import plot_sweep
+from e2e_mammo.reporting.table4 import write_table4
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+frame = write_table4(
+    [Path(p) for p in snakemake.input],
+    snakemake.params.sizes,
+    snakemake.params.paper,
+    snakemake.params.note,
+    Path(snakemake.output.csv),
+    Path(snakemake.output.md),
+)
+title = (
+    "INbreast validation AUC against training patients (Table 4; "
+    "the demo's numbers are not the paper's)"
+)
+plot_sweep(frame, Path(snakemake.output.plot), title)

@@ -1,0 +1,36 @@
+"""Snakemake adapter: fine-tune one Table 4 cell on INbreast, as a child of the sweep's run."""
+
+import json
+from pathlib import Path
+
+from e2e_mammo.logs import log_to_file
+from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell
+
+
+def main() -> None:
+    snakemake = globals()["snakemake"]
+    log_to_file(snakemake.log[0])
+    inputs = TransferInputs(
+        splits_csv=Path(snakemake.input.splits),
+        manifest_csv=Path(snakemake.input.manifest),
+        mean_json=Path(snakemake.input.mean),
+        init_model=Path(snakemake.input.init_model),
+        out_dir=Path(snakemake.output.result).parent,
+        # speed only: read from the config, not params (it never reruns a job)
+        workers=int(snakemake.config["whole_image"]["workers"]),
+    )
+    parent = json.loads(Path(snakemake.input.parent).read_text())["run_id"]
+    transfer_cell(
+        snakemake.wildcards.model,
+        snakemake.params.settings,
+        inputs,
+        tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+        threads=snakemake.threads,
+        parent_run_id=parent,
+    )
+
+
+# loader workers start with forkserver, which re-imports this script: train only in __main__
+if __name__ == "__main__":
+    main()
