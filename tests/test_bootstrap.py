@@ -66,3 +66,17 @@ def test_one_class_gives_nan_without_error():
 def test_labels_other_than_zero_one_are_rejected():
     with pytest.raises(ValueError, match="0/1"):
         auc_with_ci(np.array([0, 2]), np.array([0.1, 0.9]))
+
+
+def test_prediction_auc_reads_a_predictions_table_and_says_none_when_undefined():
+    import pandas as pd
+
+    from e2e_mammo.evaluation.bootstrap import prediction_auc
+
+    table = pd.DataFrame(
+        {"label": [0, 1, 0, 1], "s": [0.1, 0.9, 0.4, 0.3], "patient_id": ["a", "a", "b", "b"]}
+    )
+    stats = prediction_auc(table, "s", n_boot=50, seed=0)
+    assert stats["auc"] == 0.75 and stats["ci_low"] <= 0.75 <= stats["ci_high"]
+    one_class = prediction_auc(table.assign(label=1), "s", n_boot=50)
+    assert one_class == {"auc": None, "ci_low": None, "ci_high": None}

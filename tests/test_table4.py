@@ -22,6 +22,7 @@ def _cell(init="whole_image", row="r50-vgg", size="20", seed=1, auc=0.8):
         "status": "ok",
         "n_patients": 14,
         "n_images": 50,
+        "select": "last",
         "val_auc": auc,
         "val_auc_ci_low": auc - 0.1,
         "val_auc_ci_high": auc + 0.05,
@@ -54,6 +55,7 @@ def test_markdown_shows_intervals_the_control_and_the_papers_four_values() -> No
     assert "- / 0.88 / - / -" in md
     assert "not in demo: switch" in md
     assert "never the paper's" in md
+    assert "reports its last epoch: nothing was chosen on the validation set" in md
 
 
 def test_several_seeds_are_summarised_as_mean_and_spread() -> None:

@@ -57,9 +57,10 @@ def test_settings_hold_the_papers_fine_tuning() -> None:
     )
 
 
-def test_only_the_ensemble_size_is_scored_with_tta() -> None:
+def test_only_the_ensembles_cells_are_scored_with_tta() -> None:
     assert _settings(size="all")["tta"] is True
     assert _settings(size=20)["tta"] is False
+    assert _settings(size="all", init="patch_only")["tta"] is False
 
 
 def test_other_sizes_of_the_sweep_do_not_change_a_cells_settings() -> None:

@@ -110,3 +110,22 @@ def auc_with_ci(
         low, high = np.quantile(boot, [alpha, 1 - alpha])
         result["ci_low"], result["ci_high"] = float(low), float(high)
     return result
+
+
+def prediction_auc(
+    predictions: pd.DataFrame, column: str, n_boot: int = 2000, seed: int = 0
+) -> dict[str, float | None]:
+    """``auc``, ``ci_low``, ``ci_high`` of a predictions table's ``column`` against its
+    ``label``, resampling its ``patient_id`` groups (``None`` where undefined: one class)."""
+    stats = auc_with_ci(
+        predictions["label"].to_numpy(),
+        predictions[column].to_numpy(),
+        predictions["patient_id"].to_numpy(),
+        n_boot=n_boot,
+        seed=seed,
+    )
+    return {k: _finite_or_none(stats[k]) for k in ("auc", "ci_low", "ci_high")}
+
+
+def _finite_or_none(value) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None

@@ -19,16 +19,16 @@ validation set, so nothing is chosen on it: with ``select: last`` (default) the 
 fixed number of epochs and keeps the last, and no set is scored during training; with
 ``select: inner_val`` a stratified ``inner_val_frac`` of the subset's patients is held out of
 training and the epoch with the best AUC on them is kept. The validation set is scored once at
-the end (with flip TTA when ``tta``: the cells whose models form the INbreast ensemble) into
-``predictions.csv``; ``result.json`` holds its AUC (and A-AUC) with 95% patient-level bootstrap
-intervals and the subset's patient and image counts; ``subset.csv`` lists the images used.
+the end (with flip TTA when ``tta``: the fine-tuned cells whose models form the INbreast
+ensemble) into ``predictions.csv``; ``result.json`` holds its AUC (and A-AUC) with 95%
+patient-level bootstrap intervals and the subset's patient and image counts; ``subset.csv``
+lists the images used.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ import torch
 from e2e_mammo.constants import IMAGE_CLASSES
 from e2e_mammo.data import WholeImageDataset, make_loader
 from e2e_mammo.data.whole_images import image_split_tables
-from e2e_mammo.evaluation.bootstrap import auc_with_ci
+from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame
 from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.models.input_transform import InputNormalization
@@ -114,7 +114,7 @@ def transfer_settings(
         "size": label,
         "reference_patients": int(sweep["reference_patients"]),
         "seed": int(seed),
-        "tta": label == size_label(transfer["ensemble_size"]),
+        "tta": init == "whole_image" and label == size_label(transfer["ensemble_size"]),
         "augment": dict(augment),
         "bootstrap": dict(whole["bootstrap"]),
     }
@@ -195,21 +195,15 @@ def reported_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) ->
     for name, column in (("auc", SCORE), ("a_auc", A_SCORE)):
         if column not in predictions or predictions.empty:
             continue
-        stats = auc_with_ci(
-            predictions["label"].to_numpy(),
-            predictions[column].to_numpy(),
-            predictions["patient_id"].to_numpy(),
-            n_boot=int(bootstrap["n_boot"]),
-            seed=int(bootstrap["seed"]),
+        stats = prediction_auc(
+            predictions, column, int(bootstrap["n_boot"]), int(bootstrap["seed"])
         )
-        out[f"val_{name}"] = _finite(stats["auc"])
-        out[f"val_{name}_ci_low"] = _finite(stats["ci_low"])
-        out[f"val_{name}_ci_high"] = _finite(stats["ci_high"])
+        out.update({f"val_{name}{suffix}": stats[key] for key, suffix in CI_KEYS})
     return out
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+#: (prediction_auc key, result suffix)
+CI_KEYS = (("auc", ""), ("ci_low", "_ci_low"), ("ci_high", "_ci_high"))
 
 
 def _subset_table(used: pd.DataFrame, inner: pd.DataFrame) -> pd.DataFrame:

@@ -39,7 +39,7 @@ import torch
 from e2e_mammo.constants import IMAGE_CLASSES, SPLITS
 from e2e_mammo.data import WholeImageDataset, make_loader
 from e2e_mammo.data.whole_images import image_split_tables
-from e2e_mammo.evaluation.bootstrap import auc_with_ci
+from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame
 from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.models.saved import load_model, save_model
@@ -142,16 +142,10 @@ def split_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) -> di
             if part.empty or column not in part:
                 out[f"{split}_{name}"] = None
                 continue
-            stats = auc_with_ci(
-                part["label"].to_numpy(),
-                part[column].to_numpy(),
-                part["patient_id"].to_numpy(),
-                n_boot=int(bootstrap["n_boot"]),
-                seed=int(bootstrap["seed"]),
-            )
-            out[f"{split}_{name}"] = _finite(stats["auc"])
+            stats = prediction_auc(part, column, int(bootstrap["n_boot"]), int(bootstrap["seed"]))
+            out[f"{split}_{name}"] = stats["auc"]
             if split == "test":
-                out[f"test_{name}_ci"] = [_finite(stats["ci_low"]), _finite(stats["ci_high"])]
+                out[f"test_{name}_ci"] = [stats["ci_low"], stats["ci_high"]]
     return out
 
 
@@ -163,10 +157,6 @@ def metric_scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
         low, high = metrics.get(f"test_{name}_ci") or (None, None)
         scalars.update({f"test_{name}_ci_low": low, f"test_{name}_ci_high": high})
     return {k: v for k, v in scalars.items() if v is not None}
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _score_splits(model, tables, datasets, dev, settings) -> pd.DataFrame:
