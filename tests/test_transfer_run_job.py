@@ -120,3 +120,22 @@ def test_cells_are_children_of_the_sweeps_run(cells):
         run = client.get_run(result["mlflow_run_id"])
         assert run.data.tags[PARENT_TAG] == parent and run.info.status == "FINISHED"
     assert client.get_run(parent).info.status == "FINISHED"
+
+
+def test_inner_validation_keeps_the_best_epoch_of_held_out_training_patients(tmp_path):
+    splits, manifest = write_image_dataset(tmp_path)
+    mean = tmp_path / "mean.json"
+    mean.write_text(json.dumps({"mean": 12.5}))
+    transfer = dict(TRANSFER, select="inner_val", inner_val_frac=0.5, epoch_scale=0.02)
+    settings = transfer_settings(
+        init="patch_only", row=ROW, patch_row="p", transfer=transfer, whole=WHOLE_PARAMS,
+        augment={}, image_size=SIZE, patch_size=32, size="all", seed=1,
+    )  # fmt: skip
+    inputs = TransferInputs(splits, manifest, mean, write_patch_model(tmp_path / "p.pt"), tmp_path)
+    result = transfer_cell("tiny", settings, inputs, tracking=TrackingConfig(enabled=False))
+    subset = pd.read_csv(tmp_path / "subset.csv")
+    assert set(subset["role"]) == {"train", "inner_val"}
+    assert result["n_inner_val_images"] == (subset["role"] == "inner_val").sum() > 0
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == 2 and history["val_loss"].notna().all()  # the inner split is scored
+    assert 1 <= result["best_epoch"] <= 2 and result["select"] == "inner_val"
