@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from e2e_mammo.preprocess.subsets import subset_patient_count
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
@@ -40,7 +42,7 @@ def tiny_params() -> dict:
 #: Ensemble members (CBIS-DDSM: the best 2 of the 6 end-to-end rows; both are fine-tuned on
 #: INbreast, each fine-tuning job costing the suite ~15 s).
 TINY_K = 2
-#: The tiny sweep: two sizes that train (20 and 40 of 72 patients: 2 and 4 of the 7 tiny
+#: The tiny sweep: two sizes that train (20 and 40 of 72 patients: 2 and 3 of the 6 tiny
 #: training patients) and one listed as not run.
 TINY_SIZES = [20, 40, "all"]
 
@@ -56,6 +58,12 @@ TINY_WHOLE_ROWS = [
     "r50-s10-fc5",
     "r50-s10-two-step",
 ]
+
+
+def _link_copy(pipeline: Path, workdir: Path) -> None:
+    """A copy of the finished pipeline for a dry run: hard links (same file times, no space;
+    a dry run changes no file)."""
+    shutil.copytree(pipeline, workdir, symlinks=True, copy_function=os.link)
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -109,7 +117,7 @@ def test_dag_is_up_to_date_after_run(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    _link_copy(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["split"]["seed"] = 99
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -123,7 +131,7 @@ def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_published_number_change_reruns_only_the_table(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    _link_copy(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for row in params["table1"]:  # trained rows and rows recorded as not run
         row["paper_accuracy"], row["paper_best_epoch"] = 0.5, 1
@@ -236,7 +244,7 @@ def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_whole_image_param_change_reruns_no_patch_job(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    _link_copy(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["whole_image"]["seed"] = 7
     params["whole_image"]["workers"] = 2  # speed only: reruns nothing by itself
@@ -252,7 +260,7 @@ def test_published_whole_image_numbers_rerun_only_their_table(
     pipeline: Path, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    _link_copy(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for row in params["table2"]:
         row["paper_auc"] = 0.5
@@ -280,7 +288,10 @@ def test_dag_builds_table4_with_every_size_the_members_and_the_control(pipeline:
         assert list(cells.loc[cells["init"] == "patch_only", "model"]) == [members[0]]
         assert cells["auc"].between(0, 1).all() and (cells["ci_low"] <= cells["ci_high"]).all()
     small, large = (ran.loc[ran["size"] == s, "n_patients"].iloc[0] for s in ("20", "40"))
-    assert (small, large) == (2, 4)
+    splits = pd.read_csv(pipeline / "results/splits/inbreast/splits.csv")
+    n_train = splits.loc[splits["split"] == "train", "patient_id"].nunique()
+    assert (small, large) == tuple(subset_patient_count(s, n_train, 72) for s in (20, 40))
+    assert small < large
     assert (frame.loc[frame["size"] == "all", "status"] == "not in demo").all()
     assert "profiles/paper" in (pipeline / "results/tables/table4.md").read_text()
     assert (pipeline / "results/figures/table4_sweep.png").stat().st_size > 0
@@ -314,7 +325,7 @@ def test_dag_logs_the_sweeps_cells_under_one_parent_run(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    _link_copy(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["transfer"]["sweep"]["seeds"] = [5, 6]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))

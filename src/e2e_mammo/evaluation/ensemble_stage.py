@@ -107,7 +107,8 @@ def run_ensemble(
     )
     summary = {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
     atomic_write_csv(averaged, out_dir / "predictions.csv")
-    title = f"{dataset} {eval_split}: the {len(members)} best models and their ensemble"
+    which = "fine-tuned members" if fixed_members else "best models"
+    title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
     curves = _roc_curves(averaged, members, eval_split)
     plot_roc_curves(curves, roc_png or out_dir / "roc.png", title)
     _track(summary, members, results, tracking, dataset, fixed_members)
