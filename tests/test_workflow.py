@@ -60,12 +60,6 @@ TINY_WHOLE_ROWS = [
 ]
 
 
-def _link_copy(pipeline: Path, workdir: Path) -> None:
-    """A copy of the finished pipeline for a dry run: hard links (same file times, no space;
-    a dry run changes no file)."""
-    shutil.copytree(pipeline, workdir, symlinks=True, copy_function=os.link)
-
-
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [str(SNAKEMAKE), *args, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--cores", "2", "--resources", "gpu=1"]
@@ -117,7 +111,7 @@ def test_dag_is_up_to_date_after_run(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    _link_copy(pipeline, workdir)
+    shutil.copytree(pipeline, workdir, symlinks=True)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["split"]["seed"] = 99
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -131,7 +125,7 @@ def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_published_number_change_reruns_only_the_table(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    _link_copy(pipeline, workdir)
+    shutil.copytree(pipeline, workdir, symlinks=True)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for row in params["table1"]:  # trained rows and rows recorded as not run
         row["paper_accuracy"], row["paper_best_epoch"] = 0.5, 1
@@ -244,7 +238,7 @@ def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_whole_image_param_change_reruns_no_patch_job(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    _link_copy(pipeline, workdir)
+    shutil.copytree(pipeline, workdir, symlinks=True)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["whole_image"]["seed"] = 7
     params["whole_image"]["workers"] = 2  # speed only: reruns nothing by itself
@@ -260,7 +254,7 @@ def test_published_whole_image_numbers_rerun_only_their_table(
     pipeline: Path, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "copy"
-    _link_copy(pipeline, workdir)
+    shutil.copytree(pipeline, workdir, symlinks=True)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for row in params["table2"]:
         row["paper_auc"] = 0.5
@@ -325,7 +319,7 @@ def test_dag_logs_the_sweeps_cells_under_one_parent_run(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    _link_copy(pipeline, workdir)
+    shutil.copytree(pipeline, workdir, symlinks=True)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["transfer"]["sweep"]["seeds"] = [5, 6]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
