@@ -102,3 +102,10 @@ def test_fixed_members_are_all_given_models_in_order(tmp_path, store):
     assert summary["members"] == "weak;best"
     assert summary["threshold"] == 0.5 and summary["threshold_split"] == "fixed"
     assert summary["eval_split"] == "val"
+
+
+def test_members_read_back_from_the_summary_best_first(ensemble):
+    from e2e_mammo.evaluation.ensemble_stage import read_members
+
+    out, _ = ensemble
+    assert read_members(out / "summary.json") == ["best", "good", "fair", "weak"]

@@ -1,9 +1,9 @@
 # Helpers shared by the workflow: parameter validation and per-dataset lookups.
-import json
 import re
 from pathlib import Path
 
 from e2e_mammo.config import is_synthetic, validate_params
+from e2e_mammo.evaluation.ensemble_stage import read_members
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.training.patch_run import choose_pretrained, row_training_settings
@@ -264,8 +264,7 @@ def transfer_models():
     models = config["transfer"]["models"]
     if models != "ensemble":
         return list(models)
-    summary = checkpoints.ensemble.get().output.summary
-    return json.loads(Path(summary).read_text())["members"].split(";")
+    return read_members(checkpoints.ensemble.get().output.summary)
 
 
 def transfer_init_model(wildcards):

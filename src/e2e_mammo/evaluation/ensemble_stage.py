@@ -146,6 +146,11 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float | np.floating) and bool(np.isfinite(value))
 
 
+def read_members(summary_json: Path) -> list[str]:
+    """The members named in an ensemble's ``summary.json``, best first."""
+    return json.loads(Path(summary_json).read_text())["members"].split(";")
+
+
 def write_ensemble_table(summary_files: Iterable[Path], csv: Path) -> pd.DataFrame:
     """``results/tables/ensemble.csv``: one row per dataset's ``summary.json``."""
     rows = [json.loads(Path(p).read_text()) for p in summary_files]

@@ -56,7 +56,7 @@ from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_track
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.patch_run import pick_device
 from e2e_mammo.training.staged import scale_schedule, schedule_from_config, schedule_to_config
-from e2e_mammo.training.whole_run import A_SCORE, SCORE, build_from_patch_model
+from e2e_mammo.training.whole_run import A_SCORE, SCORE, build_from_patch_model, model_settings
 
 log = logging.getLogger(__name__)
 INITS = ("whole_image", "patch_only")
@@ -98,13 +98,7 @@ def transfer_settings(
     sweep, label = transfer["sweep"], size_label(size)
     return {
         "init": init,
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "patch_row": patch_row,
-        "top": dict(row["top"]),
-        "image_size": [int(v) for v in image_size],
-        "patch_size": int(patch_size),
-        "heatmap_activation": whole["heatmap_activation"],
+        **model_settings(row, whole, patch_row, image_size, patch_size),
         "schedule": schedule_to_config(scale_schedule([stage], transfer["epoch_scale"])),
         "batch_size": int(transfer["batch_size"]),
         "decay": whole["decay"],

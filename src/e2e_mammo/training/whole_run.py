@@ -70,6 +70,26 @@ def row_section(top: Mapping[str, Any]) -> str:
     return "heatmap" if top.get("heatmap") else "blocks"
 
 
+def model_settings(
+    row: Mapping[str, Any],
+    whole: Mapping[str, Any],
+    patch_row: str,
+    image_size: tuple[int, int],
+    patch_size: int,
+) -> dict[str, Any]:
+    """The network of a Table 2/3 row (what :func:`build_from_patch_model` builds): its patch
+    classifier, top layers, sizes and heatmap activation, as plain types."""
+    return {
+        "arch": row["arch"],
+        "patch_set": row["patch_set"],
+        "patch_row": patch_row,
+        "top": dict(row["top"]),
+        "image_size": [int(v) for v in image_size],
+        "patch_size": int(patch_size),
+        "heatmap_activation": whole["heatmap_activation"],
+    }
+
+
 def whole_training_settings(
     row: Mapping[str, Any],
     whole: Mapping[str, Any],
@@ -85,13 +105,7 @@ def whole_training_settings(
     """
     schedule = scale_schedule(whole["schedule"], whole["epoch_scale"])
     return {
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "patch_row": patch_row,
-        "top": dict(row["top"]),
-        "image_size": [int(v) for v in image_size],
-        "patch_size": int(patch_size),
-        "heatmap_activation": whole["heatmap_activation"],
+        **model_settings(row, whole, patch_row, image_size, patch_size),
         "schedule": schedule_to_config(schedule),
         "extension": dict(whole["extension"]) if whole.get("extension") else None,
         "batch_size": int(whole["batch_size"]),
