@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean venv
+.PHONY: run test lint format clean venv dvc-remote
 
 venv: $(STAMP)
 
@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-run: $(STAMP)
+# DVC's default remote `local` is the folder ../e2e-mammo-dvc-remote beside the checkout; its
+# absolute path goes into the git-ignored .dvc/config.local once (DVC resolves a relative url
+# wrongly for older revisions). A config.local of your own is left alone.
+.dvc/config.local: | $(STAMP)
+	$(BIN)/dvc remote modify --local local url "$(abspath ..)/e2e-mammo-dvc-remote"
+
+dvc-remote: .dvc/config.local
+
+run: $(STAMP) .dvc/config.local
 	MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true \
 	$(BIN)/snakemake all --cores $(CORES) --resources gpu=1
 

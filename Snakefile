@@ -9,6 +9,10 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
+# snakemake --report results/report.html: tables, ensembles and figures with captions.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
@@ -29,6 +33,22 @@ include: "workflow/rules/train_patch.smk"
 include: "workflow/rules/train_whole.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/report.smk"
+
+
+# Cheap bookkeeping jobs run on the submitting host, never through a cluster executor.
+localrules:
+    all,
+    mlflow_init,
+    patch_row_not_run,
+    whole_row_not_run,
+    table1,
+    table2,
+    table3,
+    table4,
+    ensemble_table,
+    loss_curves,
+    report_table,
 
 
 rule all:
@@ -46,3 +66,5 @@ rule all:
         "results/figures/fig3a_roc.png",
         "results/figures/heatmap_overlays.png",
         "results/figures/fig4_datasets.png",
+        expand("results/plots/loss/{model}.csv", model=END_TO_END_ROWS),
+        expand("results/report/{name}.html", name=REPORT_TABLES),

@@ -109,3 +109,17 @@ def test_members_read_back_from_the_summary_best_first(ensemble):
 
     out, _ = ensemble
     assert read_members(out / "summary.json") == ["best", "good", "fair", "weak"]
+
+
+def test_members_runs_are_children_of_the_ensembles_run(ensemble, store):
+    from mlflow.tracking import MlflowClient
+
+    from e2e_mammo.tracking import PARENT_TAG
+
+    client = MlflowClient(tracking_uri=store.uri)
+    runs = client.search_runs([client.get_experiment_by_name(store.experiment).experiment_id])
+    (parent,) = [r for r in runs if r.data.tags["stage"] == "ensemble"]
+    children = [r for r in runs if r.data.tags["stage"] == "ensemble_member"]
+    assert sorted(r.data.tags["row"] for r in children) == ["best", "fair", "good", "weak"]
+    assert {r.data.tags[PARENT_TAG] for r in children} == {parent.info.run_id}
+    assert all(set(r.data.metrics) == {"auc", "ci_low", "ci_high"} for r in children)

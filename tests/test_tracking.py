@@ -108,3 +108,77 @@ def test_parent_run_without_tracking_is_none() -> None:
     from e2e_mammo.tracking import create_parent_run
 
     assert create_parent_run(TrackingConfig(enabled=False), "sweep") is None
+
+
+def test_config_with_a_parent_makes_every_run_its_child(store: TrackingConfig) -> None:
+    from dataclasses import replace
+
+    from mlflow.tracking import MlflowClient
+
+    from e2e_mammo.tracking import PARENT_TAG, create_parent_run
+
+    parent = create_parent_run(store, "table1")
+    with start_run(replace(store, parent_run_id=parent), "table1/row") as run:
+        pass
+    tags = MlflowClient(tracking_uri=store.uri).get_run(run.run_id).data.tags
+    assert tags[PARENT_TAG] == parent
+
+
+def test_create_groups_gives_each_group_a_finished_parent(store: TrackingConfig) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from e2e_mammo.tracking import create_groups
+
+    parents = create_groups(store, ["table1", "table2"], {"git_commit": "abc"})
+    client = MlflowClient(tracking_uri=store.uri)
+    for group, run_id in parents.items():
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED" and run.data.tags["group"] == group
+        assert run.info.run_name == group
+
+
+def test_job_tracking_reads_the_groups_parent_from_the_store_record(tmp_path: Path) -> None:
+    import json
+
+    from e2e_mammo.tracking import job_tracking
+
+    record = tmp_path / "experiment.json"
+    record.write_text(json.dumps({"parents": {"table2": "abc123"}}))
+    config = job_tracking({"uri": "sqlite:///x.db"}, record, "table2")
+    assert config.parent_run_id == "abc123" and config.uri == "sqlite:///x.db"
+    assert job_tracking({}, record).parent_run_id is None
+
+
+def test_job_tracking_names_a_missing_group(tmp_path: Path) -> None:
+    import json
+
+    from e2e_mammo.tracking import job_tracking
+
+    record = tmp_path / "experiment.json"
+    record.write_text(json.dumps({"parents": {}}))
+    with pytest.raises(KeyError, match="table3"):
+        job_tracking({}, record, "table3")
+
+
+def test_model_tags_name_the_dvc_folder_and_the_files_md5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from e2e_mammo.tracking import model_tags
+
+    model = tmp_path / "results/whole_models/row/model.pt"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"weights" * 1000)
+    monkeypatch.chdir(tmp_path)
+    tags = model_tags(Path("results/whole_models/row/model.pt"))
+    assert tags == {
+        "model_path": "results/whole_models/row/model.pt",
+        "dvc_out": "results/whole_models",
+        "model_md5": hashlib.md5(model.read_bytes()).hexdigest(),
+    }
+
+
+def test_server_uri_leaves_artifacts_to_the_server() -> None:
+    assert TrackingConfig(uri="http://127.0.0.1:5000").is_server
+    assert not TrackingConfig(uri="sqlite:///mlflow.db").is_server

@@ -1,6 +1,8 @@
 """Table 4 cells fine-tuned end to end on a tiny image set: both starts, files, MLflow parent."""
 
+import hashlib
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -67,7 +69,8 @@ def cells(tmp_path_factory):
             seed=1,
         )
         inputs = TransferInputs(splits, manifest, mean, start, folder / init)
-        result = transfer_cell("tiny", settings, inputs, tracking=store, parent_run_id=parent)
+        child = replace(store, parent_run_id=parent)
+        result = transfer_cell("tiny", settings, inputs, tracking=child)
         out[init] = (folder / init, result)
     return out, store, parent
 
@@ -120,6 +123,16 @@ def test_cells_are_children_of_the_sweeps_run(cells):
         run = client.get_run(result["mlflow_run_id"])
         assert run.data.tags[PARENT_TAG] == parent and run.info.status == "FINISHED"
     assert client.get_run(parent).info.status == "FINISHED"
+
+
+def test_cell_run_names_its_models_path_and_content_hash(cells):
+    from mlflow.tracking import MlflowClient
+
+    _, store, _ = cells
+    folder, result = cells[0]["whole_image"]
+    tags = MlflowClient(tracking_uri=store.uri).get_run(result["mlflow_run_id"]).data.tags
+    assert tags["model_md5"] == hashlib.md5((folder / "model.pt").read_bytes()).hexdigest()
+    assert tags["model_path"] == (folder / "model.pt").resolve().as_posix()
 
 
 def test_inner_validation_keeps_the_best_epoch_of_held_out_training_patients(tmp_path):

@@ -1,4 +1,10 @@
-"""The real Snakemake DAG, end to end, on a tiny synthetic configuration."""
+"""The real Snakemake DAG, end to end, on a tiny synthetic configuration.
+
+The tiny pipeline runs as a user with a cluster would run it: every job through
+snakemake-executor-plugin-cluster-generic as its own process (tests/cluster/submit.sh), logging
+to a real `mlflow server` over HTTP. Further tests reuse its results: the report, the DVC round
+trip, parallel jobs on the SQLite store.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,11 @@ import copy
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +27,8 @@ from e2e_mammo.preprocess.subsets import subset_patient_count
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+MLFLOW = Path(sys.executable).with_name("mlflow")
+SUBMIT = ROOT / "tests/cluster/submit.sh"
 
 
 def tiny_params() -> dict:
@@ -60,20 +71,78 @@ TINY_WHOLE_ROWS = [
 ]
 
 
-def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), *args, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
-    cmd += ["--cores", "2", "--resources", "gpu=1"]
+def run_snakemake(
+    workdir: Path, *args: str, cores: int = 2, gpus: int = 1, snakefile: Path = ROOT / "Snakefile"
+) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), *args, "-s", str(snakefile), "--directory", str(workdir)]
+    cmd += ["--cores", str(cores), "--resources", f"gpu={gpus}"]
     env = dict(os.environ, TORCH_HOME=str(workdir / "torch-home"))
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
+def copy_pipeline(pipeline: Path, workdir: Path) -> Path:
+    """A copy of the finished tiny pipeline to try changes on: results/ as hard links (cheap;
+    jobs replace files, never edit them in place), Snakemake's records as real copies."""
+    shutil.copytree(pipeline, workdir, symlinks=True, ignore=shutil.ignore_patterns("results"))
+    shutil.copytree(pipeline / "results", workdir / "results", copy_function=os.link)
+    return workdir
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `mlflow server` on 127.0.0.1 (SQLite backend, artifacts it serves); its URI."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    cmd = [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    cmd += ["--artifacts-destination", str(folder / "artifacts"), "--workers", "1"]
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, (
+            folder / "server.log"
+        ).read_text()[-2000:]
+        time.sleep(0.5)
+    yield uri
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Path:
     workdir = tmp_path_factory.mktemp("pipeline")
-    (workdir / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
-    proc = run_snakemake(workdir, "all")
+    params = tiny_params()
+    params["tracking"]["uri"] = mlflow_server
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    cluster = ["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(SUBMIT)]
+    proc = run_snakemake(workdir, "all", *cluster, "--jobs", "2", "--local-cores", "2")
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
+
+
+def _client(pipeline: Path):
+    from mlflow.tracking import MlflowClient
+
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    client = MlflowClient(tracking_uri=params["tracking"]["uri"])
+    experiment = client.get_experiment_by_name(params["tracking"]["experiment"])
+    return client, experiment.experiment_id
 
 
 @pytest.mark.slow
@@ -111,7 +180,7 @@ def test_dag_is_up_to_date_after_run(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    copy_pipeline(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["split"]["seed"] = 99
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -125,7 +194,7 @@ def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_published_number_change_reruns_only_the_table(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    copy_pipeline(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for row in params["table1"]:  # trained rows and rows recorded as not run
         row["paper_accuracy"], row["paper_best_epoch"] = 0.5, 1
@@ -169,11 +238,8 @@ def test_dag_builds_table1_with_every_row(pipeline: Path) -> None:
 
 @pytest.mark.slow
 def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("e2e-mammo")
-    every = client.search_runs([experiment.experiment_id])
+    client, experiment_id = _client(pipeline)
+    every = client.search_runs([experiment_id])
     runs = {r.data.tags["row"]: r for r in every if r.data.tags.get("table") == "1"}
     params = yaml.safe_load((pipeline / "params.yaml").read_text())
     assert sorted(runs) == sorted(r["row"] for r in params["table1"])
@@ -181,7 +247,7 @@ def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
         rows = [r.data.tags["row"] for r in every if r.data.tags.get("table") == table]
         assert sorted(rows) == sorted(r["row"] for r in params[f"table{table}"])
     others = sorted(r.data.tags["stage"] for r in every if "row" not in r.data.tags)
-    assert others == ["ensemble", "ensemble", "group"]
+    assert others == ["ensemble"] * 2 + ["group"] * 4
     for row in ("resnet50-N-S1", "resnet50-N-S10"):
         run = runs[row]
         assert run.data.tags["table"] == "1" and run.data.tags["status"] == "ok"
@@ -238,7 +304,7 @@ def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
 @pytest.mark.slow
 def test_whole_image_param_change_reruns_no_patch_job(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    copy_pipeline(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["whole_image"]["seed"] = 7
     params["whole_image"]["workers"] = 2  # speed only: reruns nothing by itself
@@ -254,7 +320,7 @@ def test_published_whole_image_numbers_rerun_only_their_table(
     pipeline: Path, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    copy_pipeline(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for row in params["table2"]:
         row["paper_auc"] = 0.5
@@ -304,22 +370,19 @@ def test_dag_nests_the_sweeps_subsets(pipeline: Path) -> None:
 
 @pytest.mark.slow
 def test_dag_logs_the_sweeps_cells_under_one_parent_run(pipeline: Path) -> None:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("e2e-mammo")
-    runs = client.search_runs([experiment.experiment_id])
-    parent = json.loads((pipeline / "results/mlflow/parents/table4-sweep.json").read_text())
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id])
+    record = json.loads((pipeline / "results/mlflow/experiment.json").read_text())
     cells = [r for r in runs if r.data.tags.get("table") == "4"]
     assert len(cells) == 2 * (TINY_K + 1)
-    assert {r.data.tags["mlflow.parentRunId"] for r in cells} == {parent["run_id"]}
+    assert {r.data.tags["mlflow.parentRunId"] for r in cells} == {record["parents"]["table4-sweep"]}
     assert all(r.info.status == "FINISHED" and "val_auc" in r.data.metrics for r in cells)
 
 
 @pytest.mark.slow
 def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "copy"
-    shutil.copytree(pipeline, workdir, symlinks=True)
+    copy_pipeline(pipeline, workdir)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["transfer"]["sweep"]["seeds"] = [5, 6]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -335,3 +398,198 @@ def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_pa
     outputs = [line for line in out.splitlines() if line.strip().startswith("output:")]
     assert not any("-s5/" in line for line in outputs)  # the finished seed's cells stay
     assert sum("-s6/" in line for line in outputs) == 2 * (TINY_K + 1)
+
+
+TABLE_GROUPS = {"1": "table1", "2": "table2", "3": "table3", "4": "table4-sweep"}
+
+
+@pytest.mark.slow
+def test_every_tables_rows_are_children_of_its_parent_run(pipeline: Path) -> None:
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id], max_results=1000)
+    parents = json.loads((pipeline / "results/mlflow/experiment.json").read_text())["parents"]
+    for table, group in TABLE_GROUPS.items():
+        rows = [r for r in runs if r.data.tags.get("table") == table]
+        assert rows and {r.data.tags["mlflow.parentRunId"] for r in rows} == {parents[group]}
+        parent = client.get_run(parents[group])
+        assert parent.info.run_name == group and parent.info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_rows_of_one_table_log_the_same_metric_keys(pipeline: Path) -> None:
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id], max_results=1000)
+    for table in TABLE_GROUPS:
+        trained = [
+            r
+            for r in runs
+            if r.data.tags.get("table") == table
+            and r.data.tags.get("status") == "ok"
+            and r.data.tags.get("stage") != "two_step"  # a forest: no epochs, no losses
+        ]
+        assert len({frozenset(r.data.metrics) for r in trained}) == 1, table
+
+
+@pytest.mark.slow
+def test_ensemble_runs_are_parents_of_their_members_runs(pipeline: Path) -> None:
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id], max_results=1000)
+    for dataset in ("cbis-ddsm", "inbreast"):
+        (ensemble,) = [
+            r
+            for r in runs
+            if r.data.tags.get("stage") == "ensemble" and r.data.tags["dataset"] == dataset
+        ]
+        members = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == ensemble.info.run_id]
+        assert sorted(r.data.tags["row"] for r in members) == sorted(_cbis_members(pipeline))
+        assert {frozenset(r.data.metrics) for r in members} == {
+            frozenset({"auc", "ci_low", "ci_high"})
+        }
+
+
+@pytest.mark.slow
+def test_trained_models_runs_name_their_dvc_path_and_content_hash(pipeline: Path) -> None:
+    import hashlib
+
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id], "tags.model_md5 != ''", max_results=1000)
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["pipeline"]
+    outs = {next(iter(o)) for o in stage["outs"]}
+    models = sorted(pipeline.glob("results/*/*/model.pt"))
+    models += sorted(pipeline.glob("results/transfer/*/*/*/model.pt"))
+    assert len(runs) == len(models)
+    for run in runs:
+        tags = run.data.tags
+        model = pipeline / tags["model_path"]
+        assert hashlib.md5(model.read_bytes()).hexdigest() == tags["model_md5"]
+        assert tags["dvc_out"] in outs and tags["model_path"].startswith(tags["dvc_out"])
+
+
+@pytest.mark.slow
+def test_a_tables_runs_read_back_through_the_rest_api(pipeline: Path) -> None:
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    record = json.loads((pipeline / "results/mlflow/experiment.json").read_text())
+    query = {
+        "experiment_ids": [record["experiment_id"]],
+        "filter": f"tags.mlflow.parentRunId = '{record['parents']['table1']}'",
+        "max_results": 100,
+    }
+    request = urllib.request.Request(
+        f"{params['tracking']['uri']}/api/2.0/mlflow/runs/search",
+        data=json.dumps(query).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        runs = json.load(reply)["runs"]
+    tags = [{t["key"]: t["value"] for t in run["data"]["tags"]} for run in runs]
+    assert sorted(t["row"] for t in tags) == sorted(r["row"] for r in params["table1"])
+    assert {run["info"]["status"] for run in runs} == {"FINISHED"}
+    trained = [run for run, t in zip(runs, tags, strict=True) if t["status"] == "ok"]
+    assert trained and all(
+        "test_accuracy" in {m["key"] for m in run["data"]["metrics"]} for run in trained
+    )
+
+
+@pytest.mark.slow
+def test_four_parallel_training_jobs_lose_no_run_on_the_sqlite_store(
+    pipeline: Path, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    workdir = copy_pipeline(pipeline, tmp_path / "copy")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["tracking"]["uri"] = "sqlite:///mlflow.db"  # reruns mlflow_init only: no training
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    cells = sorted(workdir.glob("results/transfer/*/*/n*-s5/result.json"))[:4]
+    targets = [str(c.relative_to(workdir)) for c in cells]
+    proc = run_snakemake(
+        workdir, *targets, "--force", "--set-threads", "transfer_cell=1", cores=4, gpus=4
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stderr.count("rule transfer_cell:") == 4
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(params["tracking"]["experiment"])
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    cell_runs = [r for r in runs if r.data.tags.get("stage") == "transfer"]
+    assert len(cell_runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    assert sorted(r.info.run_id for r in cell_runs) == sorted(
+        json.loads(c.read_text())["mlflow_run_id"] for c in cells
+    )
+
+
+def _paths_in_plot(plot) -> list[str]:
+    name, spec = next(iter(plot.items()))
+    return list(spec["y"]) if isinstance(spec.get("y"), dict) else [name]
+
+
+@pytest.mark.slow
+def test_dvc_versions_exactly_the_folders_the_dag_writes(pipeline: Path) -> None:
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    outs = {next(iter(o)) for o in dvc["stages"]["pipeline"]["outs"]}
+    written = {
+        "/".join(p.relative_to(pipeline).parts[:2])
+        for p in (pipeline / "results").rglob("*")
+        if p.is_file()
+    }
+    assert written == outs
+    declared = list(dvc["metrics"]) + [p for plot in dvc["plots"] for p in _paths_in_plot(plot)]
+    for path in declared:
+        assert (pipeline / path).exists(), path
+        assert any(path.startswith(out + "/") for out in outs), path
+
+
+@pytest.mark.slow
+def test_report_is_one_page_with_every_table_and_figure(pipeline: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    proc = run_snakemake(pipeline, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    page = report.read_text()
+    for name in ("table1", "table2", "table3", "table4", "ensemble"):
+        assert f"{name}.html" in page, name
+    for caption in ("Fig 2", "Fig 3a", "Fig 3b", "Fig 4", "Table 4 sweep", "Heatmap overlays"):
+        assert caption in page, caption
+    assert "demo numbers" in page and "0.91" in page  # demo said; the paper's number beside
+    assert page.count("data:image/png") >= 6  # self-contained: the figures are embedded
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{cmd}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    return proc
+
+
+def _project_copy(pipeline: Path, repo: Path) -> None:
+    """A git repository of the project's tracked files, the tiny params and finished results."""
+    tracked = _run(["git", "ls-files", "-z"], ROOT).stdout.split("\0")
+    keep = ("Snakefile", "dvc.yaml", ".dvc/", ".dvcignore", ".gitignore", "profiles/")
+    keep += ("workflow/", "src/e2e_mammo/")
+    for name in (n for n in tracked if n.startswith(keep)):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    shutil.copy2(pipeline / "params.yaml", repo / "params.yaml")
+    shutil.copytree(pipeline / "results", repo / "results", copy_function=os.link)
+    _run(["git", "init", "-q"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], repo)
+
+
+@pytest.mark.slow
+def test_dvc_pull_in_a_fresh_clone_leaves_nothing_to_rerun(pipeline: Path, tmp_path: Path) -> None:
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    origin, clone = tmp_path / "origin", tmp_path / "clone"
+    _project_copy(pipeline, origin)
+    _run([dvc, "commit", "--force", "--quiet"], origin)  # records dvc.lock from the finished run
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    _run([*git, "add", "dvc.lock"], origin)
+    _run([*git, "commit", "-qm", "results"], origin)
+    _run([dvc, "push", "--quiet"], origin)  # to the default remote beside the checkout
+    assert (tmp_path / "e2e-mammo-dvc-remote/files/md5").is_dir()
+    _run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    _run([dvc, "pull", "--quiet"], clone)
+    assert (clone / "results/tables/table4.md").read_text() == (
+        pipeline / "results/tables/table4.md"
+    ).read_text()
+    repro = _run([dvc, "repro"], clone).stdout
+    assert "didn't change" in repro and "Running stage" not in repro
+    proc = run_snakemake(clone, "all", "-n", snakefile=clone / "Snakefile")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr

@@ -6,6 +6,12 @@
 * :func:`init_store` creates the database schema and the experiment once; the Snakemake rule
   ``mlflow_init`` runs it before any training job so that parallel jobs never race on the schema
   migration or on experiment creation ("database is locked", lost runs).
+* Each table, sweep and ensemble is a group: one parent run whose children are its rows
+  (:data:`GROUPS`, created by :func:`create_groups` in ``mlflow_init``; an ensemble's run is the
+  parent of its members' runs), so MLflow's UI shows each table as a group.
+* A run that made a model carries its DVC path and content hash (:func:`model_tags`); the
+  weights themselves live in DVC only, never twice.
+* The store may be an ``mlflow server`` (``http://...``): then the server keeps the artifacts.
 * ``enabled: false`` (unit tests) turns every call into a no-op while keeping the records in
   memory, so code paths are the same with and without a store.
 
@@ -14,11 +20,13 @@ Only the datasets' own anonymised IDs ever reach MLflow.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,8 @@ DEFAULT_EXPERIMENT = "e2e-mammo"
 DEFAULT_ARTIFACTS = "mlartifacts"
 #: The tag that makes a run a child of another in MLflow's UI (what ``nested=True`` sets).
 PARENT_TAG = "mlflow.parentRunId"
+#: The groups whose parent runs ``mlflow_init`` creates: each table's rows and the sweep's cells.
+GROUPS = ("table1", "table2", "table3", "table4-sweep")
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,12 @@ class TrackingConfig:
     uri: str = DEFAULT_URI
     experiment: str = DEFAULT_EXPERIMENT
     artifacts: str = DEFAULT_ARTIFACTS
+    parent_run_id: str | None = None  # runs started with this config are its children
+
+    @property
+    def is_server(self) -> bool:
+        """Whether runs go to an ``mlflow server`` (which then stores the artifacts)."""
+        return self.uri.startswith(("http://", "https://"))
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> TrackingConfig:
@@ -73,6 +89,8 @@ def init_store(config: TrackingConfig, retries: int = 5) -> str | None:
             found = client.get_experiment_by_name(config.experiment)
             if found is not None:
                 return found.experiment_id
+            if config.is_server:  # the server's --artifacts-destination keeps them
+                return client.create_experiment(config.experiment)
             location = Path(config.artifacts).resolve().as_uri()
             return client.create_experiment(config.experiment, artifact_location=location)
         except Exception as exc:  # noqa: BLE001 - a concurrent creator may win the race
@@ -112,6 +130,8 @@ class Run:
     artifacts: list[str] = field(default_factory=list)
 
     def __enter__(self) -> Run:
+        if self.config.parent_run_id:
+            self.tags.setdefault(PARENT_TAG, self.config.parent_run_id)
         if self.config.enabled:
             import mlflow
 
@@ -157,6 +177,15 @@ class Run:
             import mlflow
 
             mlflow.log_metrics(clean, step=step)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Add tags to the run (provenance known only at its end, e.g. its model's hash)."""
+        clean = {k: str(v) for k, v in tags.items()}
+        self.tags.update(clean)
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.set_tags(clean)
 
     def log_artifact(self, path: str | Path) -> None:
         """Attach a file (learning curves, tables) to the run."""
@@ -223,6 +252,51 @@ def create_parent_run(
     )
     client.set_terminated(run.info.run_id, status="FINISHED")
     return run.info.run_id
+
+
+def create_groups(
+    config: TrackingConfig, groups: Iterable[str], tags: Mapping[str, Any] | None = None
+) -> dict[str, str | None]:
+    """One parent run per group (:func:`create_parent_run`); ``{group: run id}``."""
+    return {g: create_parent_run(config, g, {**(tags or {}), "group": g}) for g in groups}
+
+
+def job_tracking(
+    params: Mapping[str, Any] | None, store_record: str | Path, group: str | None = None
+) -> TrackingConfig:
+    """The tracking config of a pipeline job: params.yaml's ``tracking`` block, its runs the
+    children of ``group``'s parent run as recorded by ``mlflow_init`` in ``store_record``
+    (``results/mlflow/experiment.json``)."""
+    config = TrackingConfig.from_params(params)
+    if group is None:
+        return config
+    parents = json.loads(Path(store_record).read_text()).get("parents", {})
+    if group not in parents:
+        raise KeyError(
+            f"{store_record}: no parent run for group {group!r} (have {sorted(parents)})"
+        )
+    return replace(config, parent_run_id=parents[group])
+
+
+def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The MD5 of a file's bytes: the content hash DVC keeps it under in its cache."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_tags(model: str | Path) -> dict[str, str]:
+    """Where a run's model lives in DVC: its path, the DVC-tracked folder (``results/<stage>``)
+    and its content hash (``dvc pull`` restores exactly that file)."""
+    resolved = Path(model).resolve()
+    try:
+        path = resolved.relative_to(Path.cwd().resolve())
+        out = "/".join(path.parts[:2])
+    except ValueError:  # outside the project: not in its DVC outputs
+        path, out = resolved, ""
+    return {"model_path": path.as_posix(), "dvc_out": out, "model_md5": file_md5(model)}
 
 
 def start_run(

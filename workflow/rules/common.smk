@@ -253,6 +253,27 @@ def heatmap_patch_model(wildcards):
     return f"results/patch_models/{whole_patch_choice(config['figures']['heatmap_row']).row}/model.pt"
 
 
+# The report's table pages (see report.smk), name -> title; each page renders the table's
+# Markdown (ours beside the paper's), the ensembles their CSV.
+REPORT_TABLES = {
+    "table1": "Table 1: patch classifiers",
+    "table2": "Table 2: whole-image classifiers on the ResNet50 patch classifier",
+    "table3": "Table 3: whole-image classifiers on the VGG16 patch classifier",
+    "table4": "Table 4: transfer learning on INbreast",
+    "ensemble": "The ensembles (Fig 3)",
+}
+
+
+def report_table_source(wildcards):
+    if wildcards.name == "ensemble":
+        return "results/tables/ensemble.csv"
+    return f"results/tables/{wildcards.name}.md"
+
+
+def report_table_title(wildcards):
+    return REPORT_TABLES[wildcards.name]
+
+
 # Transfer learning on INbreast (Table 4): cells (init, model, size, seed), see
 # e2e_mammo.training.transfer_plan.
 check_transfer(config["transfer"], END_TO_END_ROWS)

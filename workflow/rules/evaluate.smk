@@ -9,11 +9,17 @@ checkpoint ensemble:
         predictions=expand(
             "results/whole_models/{model}/predictions.csv", model=END_TO_END_ROWS
         ),
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         summary="results/ensemble/cbis-ddsm/summary.json",
         predictions="results/ensemble/cbis-ddsm/predictions.csv",
-        roc="results/figures/fig3a_roc.png",
+        roc=report(
+            "results/figures/fig3a_roc.png",
+            caption="../report/fig3a.rst",
+            category="Figures",
+            labels={"figure": "Fig 3a"},
+        ),
+        roc_points="results/plots/roc/cbis-ddsm.csv",
     log:
         "logs/ensemble/cbis-ddsm.log",
     conda:
@@ -33,13 +39,28 @@ rule ensemble_table:
     input:
         expand("results/ensemble/{dataset}/summary.json", dataset=DATASETS),
     output:
-        "results/tables/ensemble.csv",
+        csv="results/tables/ensemble.csv",
+        metrics="results/metrics/ensemble.json",
     log:
         "logs/tables/ensemble.log",
     conda:
         ENV
     script:
         "../scripts/ensemble_table.py"
+
+
+# DVC plot data: each trained whole-image row's loss per epoch (dvc plots show/diff).
+rule loss_curves:
+    input:
+        expand("results/whole_models/{model}/history.csv", model=END_TO_END_ROWS),
+    output:
+        expand("results/plots/loss/{model}.csv", model=END_TO_END_ROWS),
+    log:
+        "logs/plots/loss_curves.log",
+    conda:
+        ENV
+    script:
+        "../scripts/loss_curves.py"
 
 
 rule fig2:
@@ -49,7 +70,12 @@ rule fig2:
             model=config["figures"]["fig2_rows"],
         ),
     output:
-        "results/figures/fig2_loss.png",
+        report(
+            "results/figures/fig2_loss.png",
+            caption="../report/fig2.rst",
+            category="Figures",
+            labels={"figure": "Fig 2"},
+        ),
     log:
         "logs/figures/fig2.log",
     conda:
@@ -64,7 +90,12 @@ rule heatmap_overlays:
         manifest="results/converted/cbis-ddsm/manifest.csv",
         patch_model=heatmap_patch_model,
     output:
-        "results/figures/heatmap_overlays.png",
+        report(
+            "results/figures/heatmap_overlays.png",
+            caption="../report/heatmaps.rst",
+            category="Figures",
+            labels={"figure": "Heatmap overlays"},
+        ),
     log:
         "logs/figures/heatmap_overlays.log",
     conda:
@@ -83,7 +114,12 @@ rule fig4:
     input:
         expand("results/converted/{dataset}/manifest.csv", dataset=DATASETS),
     output:
-        "results/figures/fig4_datasets.png",
+        report(
+            "results/figures/fig4_datasets.png",
+            caption="../report/fig4.rst",
+            category="Figures",
+            labels={"figure": "Fig 4"},
+        ),
     log:
         "logs/figures/fig4.log",
     conda:

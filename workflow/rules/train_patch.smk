@@ -5,7 +5,7 @@ rule train_patch_classifier:
     input:
         patches=row_patch_files,
         mean="results/stats/cbis-ddsm/mean.json",
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
         weights=row_weights,
     output:
         result="results/patch_models/{row}/result.json",
@@ -31,7 +31,7 @@ rule train_patch_classifier:
 
 rule patch_row_not_run:
     input:
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/patch_models/{row}/result.json",
     log:
@@ -53,6 +53,7 @@ rule table1:
     output:
         csv="results/tables/table1.csv",
         md="results/tables/table1.md",
+        metrics="results/metrics/table1.json",
     log:
         "logs/tables/table1.log",
     conda:

@@ -7,7 +7,7 @@ rule train_whole_image:
         splits="results/splits/cbis-ddsm/splits.csv",
         manifest="results/converted/cbis-ddsm/manifest.csv",
         patch_model=whole_patch_model,
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/whole_models/{model}/result.json",
         model="results/whole_models/{model}/model.pt",
@@ -36,7 +36,7 @@ rule two_step:
         splits="results/splits/cbis-ddsm/splits.csv",
         manifest="results/converted/cbis-ddsm/manifest.csv",
         patch_model=whole_patch_model,
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/whole_models/{model}/result.json",
         predictions="results/whole_models/{model}/predictions.csv",
@@ -58,7 +58,7 @@ rule two_step:
 
 rule whole_row_not_run:
     input:
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/whole_models/{model}/result.json",
     log:
@@ -79,6 +79,7 @@ rule table2:
     output:
         csv="results/tables/table2.csv",
         md="results/tables/table2.md",
+        metrics="results/metrics/table2.json",
     log:
         "logs/tables/table2.log",
     conda:
@@ -96,6 +97,7 @@ rule table3:
     output:
         csv="results/tables/table3.csv",
         md="results/tables/table3.md",
+        metrics="results/metrics/table3.json",
     log:
         "logs/tables/table3.log",
     conda:

@@ -3,28 +3,13 @@
 # seed): a size or seed added to transfer.sweep in params.yaml adds jobs, never rules. The
 # fine-tuned models are the CBIS-DDSM ensemble's members, known once the `ensemble` checkpoint
 # has run (or transfer.models lists them).
-rule mlflow_parent:
-    input:
-        "results/mlflow/experiment.json",
-    output:
-        "results/mlflow/parents/{group}.json",
-    log:
-        "logs/mlflow_parent/{group}.log",
-    conda:
-        ENV
-    params:
-        tracking=config["tracking"],
-    script:
-        "../scripts/mlflow_parent.py"
-
-
 rule transfer_cell:
     input:
         splits="results/splits/inbreast/splits.csv",
         manifest="results/converted/inbreast/manifest.csv",
         mean="results/stats/inbreast/mean.json",
         init_model=transfer_init_model,
-        parent="results/mlflow/parents/table4-sweep.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/transfer/{init}/{model}/n{size}-s{seed}/result.json",
         model="results/transfer/{init}/{model}/n{size}-s{seed}/model.pt",
@@ -56,7 +41,14 @@ rule table4:
     output:
         csv="results/tables/table4.csv",
         md="results/tables/table4.md",
-        plot="results/figures/table4_sweep.png",
+        plot=report(
+            "results/figures/table4_sweep.png",
+            caption="../report/sweep.rst",
+            category="Figures",
+            labels={"figure": "Table 4 sweep"},
+        ),
+        metrics="results/metrics/table4.json",
+        points=directory("results/plots/table4"),
     log:
         "logs/tables/table4.log",
     conda:
@@ -73,11 +65,17 @@ rule inbreast_ensemble:
     input:
         results=inbreast_ensemble_results,
         predictions=inbreast_ensemble_predictions,
-        mlflow="results/mlflow/experiment.json",
+        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         summary="results/ensemble/inbreast/summary.json",
         predictions="results/ensemble/inbreast/predictions.csv",
-        roc="results/figures/fig3b_roc.png",
+        roc=report(
+            "results/figures/fig3b_roc.png",
+            caption="../report/fig3b.rst",
+            category="Figures",
+            labels={"figure": "Fig 3b"},
+        ),
+        roc_points="results/plots/roc/inbreast.csv",
     log:
         "logs/ensemble/inbreast.log",
     conda:

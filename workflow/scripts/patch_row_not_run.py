@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.patch_run import record_row_not_run
 
 snakemake = globals()["snakemake"]
@@ -12,5 +12,5 @@ record_row_not_run(
     snakemake.params.row,
     snakemake.params.pretrained,
     Path(snakemake.output.result).parent,
-    TrackingConfig.from_params(snakemake.config["tracking"]),
+    job_tracking(snakemake.config["tracking"], snakemake.input.mlflow, "table1"),
 )

@@ -1,12 +1,15 @@
-"""Snakemake adapter: collect every Table 1 row's result into table1.csv and table1.md."""
+"""Snakemake adapter: collect every Table 1 row's result into table1.csv and table1.md,
+and its numbers into results/metrics/table1.json (DVC metrics)."""
 
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.reporting.summaries import TABLE_METRICS, table_metrics, write_metrics
 from e2e_mammo.reporting.table1 import write_table1
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
-write_table1(
+frame = write_table1(
     snakemake.input, snakemake.params.paper, Path(snakemake.output.csv), Path(snakemake.output.md)
 )
+write_metrics(table_metrics(frame, TABLE_METRICS["table1"]), snakemake.output.metrics)

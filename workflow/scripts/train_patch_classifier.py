@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.patch_run import train_patch_row
 
 snakemake = globals()["snakemake"]
@@ -17,7 +17,7 @@ train_patch_row(
     Path(snakemake.input.mean),
     Path(snakemake.output.result).parent,
     # where runs are recorded does not change a result: read from the config, not params
-    tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+    tracking=job_tracking(snakemake.config["tracking"], snakemake.input.mlflow, "table1"),
     weights=Path(weights[0]) if weights else None,
     threads=snakemake.threads,
 )

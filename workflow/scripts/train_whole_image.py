@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.whole_run import WholeRowInputs, train_whole_row
 
 
@@ -25,7 +25,11 @@ def main() -> None:
         snakemake.params.settings,
         inputs,
         snakemake.params.meta,
-        tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+        tracking=job_tracking(
+            snakemake.config["tracking"],
+            snakemake.input.mlflow,
+            f"table{snakemake.params.meta['table']}",
+        ),
         threads=snakemake.threads,
     )
 

@@ -1,10 +1,9 @@
 """Snakemake adapter: fine-tune one Table 4 cell on INbreast, as a child of the sweep's run."""
 
-import json
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell
 
 
@@ -20,14 +19,12 @@ def main() -> None:
         # speed only: read from the config, not params (it never reruns a job)
         workers=int(snakemake.config["whole_image"]["workers"]),
     )
-    parent = json.loads(Path(snakemake.input.parent).read_text())["run_id"]
     transfer_cell(
         snakemake.wildcards.model,
         snakemake.params.settings,
         inputs,
-        tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+        tracking=job_tracking(snakemake.config["tracking"], snakemake.input.mlflow, "table4-sweep"),
         threads=snakemake.threads,
-        parent_run_id=parent,
     )
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from e2e_mammo.evaluation.two_step_stage import TwoStepInputs, run_two_step
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
@@ -19,6 +19,10 @@ run_two_step(
     snakemake.params.settings,
     inputs,
     snakemake.params.meta,
-    tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+    tracking=job_tracking(
+        snakemake.config["tracking"],
+        snakemake.input.mlflow,
+        f"table{snakemake.params.meta['table']}",
+    ),
     threads=snakemake.threads,
 )

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.whole_plan import record_not_run
 
 snakemake = globals()["snakemake"]
@@ -15,5 +15,7 @@ record_not_run(
     info["status"],
     info["reason"],
     Path(snakemake.output.result).parent,
-    TrackingConfig.from_params(snakemake.config["tracking"]),
+    job_tracking(
+        snakemake.config["tracking"], snakemake.input.mlflow, f"table{info['meta']['table']}"
+    ),
 )

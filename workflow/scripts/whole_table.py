@@ -1,16 +1,20 @@
-"""Snakemake adapter: Table 2 or 3 (ours beside the paper's) from the rows' result.json."""
+"""Snakemake adapter: Table 2 or 3 (ours beside the paper's) from the rows' result.json, and
+its numbers as DVC metrics."""
 
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.reporting.summaries import TABLE_METRICS, table_metrics, write_metrics
 from e2e_mammo.reporting.whole_tables import write_whole_table
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
-write_whole_table(
+frame = write_whole_table(
     [Path(p) for p in snakemake.input],
     snakemake.params.paper,
     Path(snakemake.output.csv),
     Path(snakemake.output.md),
     title=snakemake.params.title,
 )
+metrics = Path(snakemake.output.metrics)  # results/metrics/table2.json or table3.json
+write_metrics(table_metrics(frame, TABLE_METRICS[metrics.stem]), metrics)

@@ -7,7 +7,8 @@ augmented predictions (``tta_prob_malignant``) are averaged per image; the summa
 AUC with its 95% patient-level bootstrap interval and the sensitivity and specificity on test at
 the operating point chosen on validation (Youden's J, :mod:`.operating_point`). Writes
 ``summary.json``, ``predictions.csv`` (the averaged and the members' scores) and the ROC figure
-of the members and the ensemble on the evaluated split, and records one MLflow run.
+of the members and the ensemble on the evaluated split, and records one MLflow run, the parent
+of one run per member (the member's AUC on the evaluated split).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from e2e_mammo.evaluation.bootstrap import auc_with_ci
 from e2e_mammo.evaluation.ensemble import average_predictions, ensemble_summary, select_members
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.reporting.figures import plot_roc_curves
@@ -111,7 +114,8 @@ def run_ensemble(
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
     curves = _roc_curves(averaged, members, eval_split)
     plot_roc_curves(curves, roc_png or out_dir / "roc.png", title)
-    _track(summary, members, results, tracking, dataset, fixed_members)
+    run_id = _track(summary, members, results, tracking, dataset, fixed_members)
+    _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
@@ -127,8 +131,12 @@ def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _track(summary, members, results, tracking: TrackingConfig, dataset: str, fixed: bool) -> None:
-    tags = {"stage": "ensemble", "dataset": dataset, "git_commit": git_commit()}
+def _track(
+    summary, members, results, tracking: TrackingConfig, dataset: str, fixed: bool
+) -> str | None:
+    """The ensemble's run (the parent of its members' runs); its id."""
+    tags = {"stage": "ensemble", "dataset": dataset, "group": f"ensemble-{dataset}"}
+    tags["git_commit"] = git_commit()
     with start_run(tracking, f"ensemble/{dataset}", tags=tags) as run:
         by_row = {r["row"]: r for r in results}
         selection = "given (fine-tuned members)" if fixed else f"highest {SELECTION_KEY}"
@@ -140,6 +148,40 @@ def _track(summary, members, results, tracking: TrackingConfig, dataset: str, fi
             for k in ("auc", "ci_low", "ci_high", "sensitivity", "specificity", "threshold")
         }
         run.log_metrics({k: float(v) for k, v in metrics.items() if _finite(v)})
+    return run.run_id
+
+
+#: The metrics of every member's run under an ensemble (the same keys, so MLflow lines them up).
+MEMBER_METRICS = ("auc", "ci_low", "ci_high")
+
+
+def _track_members(
+    averaged: pd.DataFrame,
+    members: list[str],
+    results: list[Mapping[str, Any]],
+    tracking: TrackingConfig,
+    ensemble_run_id: str | None,
+    eval_split: str,
+    bootstrap: Mapping[str, Any],
+    dataset: str,
+) -> None:
+    """One child run per member under the ensemble's run: the member's flip-averaged AUC on
+    the evaluated split, with the run that trained it."""
+    part = averaged[averaged["split"] == eval_split]
+    training_runs = {r["row"]: r.get("mlflow_run_id") for r in results}
+    child = replace(tracking, parent_run_id=ensemble_run_id)
+    for member in members:
+        ci = auc_with_ci(
+            part["label"].to_numpy(),
+            part[f"score_{member}"].to_numpy(),
+            part["patient_id"].to_numpy(),
+            n_boot=int(bootstrap["n_boot"]),
+            seed=int(bootstrap["seed"]),
+        )
+        tags = {"stage": "ensemble_member", "dataset": dataset, "row": member}
+        tags["training_run_id"] = str(training_runs.get(member))
+        with start_run(child, f"ensemble/{dataset}/{member}", tags=tags) as run:
+            run.log_metrics({k: float(ci[k]) for k in MEMBER_METRICS if _finite(ci[k])})
 
 
 def _finite(value: Any) -> bool:

@@ -6,8 +6,10 @@ users, so no stage re-implements it:
 * restart rules (:func:`e2e_mammo.training.checkpoint.prepare`): an interrupted job resumes from
   its checkpoint; a job that runs again after it finished, or on other inputs or settings (the
   job's identity: a content hash of its input files and settings), trains afresh;
-* one MLflow run per job: a restarted job continues the run of its interrupted attempt (the run
-  id and the job's identity are kept beside the checkpoint), each epoch is logged once, a run
+* one MLflow run per job (a child of its table's run when the tracking config names one; its
+  model's DVC path and MD5 as tags): a restarted job continues the run of its interrupted
+  attempt (the run id and the job's identity are kept beside the checkpoint), each epoch is
+  logged once, a run
   left RUNNING by an attempt of other inputs or settings is ended as KILLED, and an
   interrupted job (Ctrl-C, SIGTERM) ends its run as KILLED;
 * per-epoch metrics (``step=epoch``) and a progress line per epoch in the job's log;
@@ -33,10 +35,10 @@ import pandas as pd
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.reporting.curves import plot_learning_curves
 from e2e_mammo.tracking import (
-    PARENT_TAG,
     Run,
     TrackingConfig,
     mark_killed,
+    model_tags,
     run_status,
     start_run,
 )
@@ -47,6 +49,7 @@ from e2e_mammo.training.staged import total_epochs
 log = logging.getLogger(__name__)
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auc", "lr")
 RUN_ID_FILE = "mlflow_run.json"
+MODEL_FILE = "model.pt"
 #: MLflow statuses of an attempt that was stopped, not finished or failed: its run is continued.
 INTERRUPTED = ("RUNNING", "KILLED")
 
@@ -62,7 +65,6 @@ class TrackedJob:
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     result: Mapping[str, Any] = field(default_factory=dict)  # fixed fields of result.json
-    parent_run_id: str | None = None  # the MLflow run this job's run is a child of (a sweep)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -198,6 +200,9 @@ def _write_outputs(job: TrackedJob, ctx: JobContext, outcome: JobOutcome) -> dic
     atomic_write_csv(history, job.out_dir / "history.csv")
     plot_learning_curves(history, job.out_dir / "learning_curves.png", title=job.name)
     ctx.run.log_metrics(outcome.metrics)
+    model = job.out_dir / MODEL_FILE
+    if model.is_file():  # the weights stay in DVC; the run says where and which
+        ctx.run.set_tags(model_tags(model))
     for path in [job.out_dir / "history.csv", job.out_dir / "learning_curves.png"]:
         ctx.run.log_artifact(path)
     return {**job.result, **outcome.result, **outcome.metrics, "mlflow_run_id": ctx.run.run_id}
@@ -213,8 +218,6 @@ def run_tracked_job(
     identity = ckpt.identity_hash(job.inputs, job.settings)
     resumed, run_id = _choose_run(job, tracking, identity)
     tags = {**job.tags, "identity": identity[:16]}
-    if job.parent_run_id:
-        tags[PARENT_TAG] = job.parent_run_id
     with _sigterm_as_interrupt(), start_run(tracking, job.name, tags, run_id) as run:
         atomic_write_json(
             {"run_id": run.run_id, "identity": identity}, job.checkpoint_dir / RUN_ID_FILE

@@ -198,6 +198,8 @@ def reported_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) ->
 
 #: (prediction_auc key, result suffix)
 CI_KEYS = (("auc", ""), ("ci_low", "_ci_low"), ("ci_high", "_ci_high"))
+#: The final metrics of every cell's MLflow run.
+TABLE4_KEYS = ("val_auc", "val_auc_ci_low", "val_auc_ci_high")
 
 
 def _subset_table(used: pd.DataFrame, inner: pd.DataFrame) -> pd.DataFrame:
@@ -243,7 +245,9 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
         "select": settings["select"],
         "inbreast_mean": mean,
     }
-    scalars = {k: v for k, v in metrics.items() if v is not None}
+    # every cell's run logs Table 4's keys; the A-AUC (ensemble-size cells only) stays in
+    # result.json, so that MLflow lines the cells up
+    scalars = {k: v for k, v in metrics.items() if v is not None and k in TABLE4_KEYS}
     return JobOutcome(result.history, scalars, {**metrics, **extra})
 
 
@@ -254,7 +258,6 @@ def transfer_cell(
     *,
     tracking: TrackingConfig,
     threads: int = 1,
-    parent_run_id: str | None = None,
 ) -> dict:
     """Fine-tune (or resume) one Table 4 cell; write its outputs; return ``result.json``."""
     torch.set_num_threads(max(1, threads))
@@ -287,6 +290,5 @@ def transfer_cell(
             "seed": seed,
             "status": "ok",
         },
-        parent_run_id=parent_run_id,
     )
     return run_tracked_job(job, tracking, lambda ctx: _train(ctx, settings, inputs))

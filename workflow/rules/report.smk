@@ -1,0 +1,22 @@
+# The tables as HTML pages for `snakemake --report results/report.html` (the report shows HTML
+# and images inline, any other file only as a download). Figures are marked in their own rules.
+rule report_table:
+    input:
+        report_table_source,
+    output:
+        report(
+            "results/report/{name}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{name}"},
+        ),
+    log:
+        "logs/report/{name}.log",
+    wildcard_constraints:
+        name=one_of(REPORT_TABLES),
+    conda:
+        ENV
+    params:
+        title=report_table_title,
+    script:
+        "../scripts/report_table.py"
