@@ -39,14 +39,17 @@ include: "workflow/rules/report.smk"
 # Cheap bookkeeping jobs run on the submitting host, never through a cluster executor.
 localrules:
     all,
-    mlflow_init,
     patch_row_not_run,
     whole_row_not_run,
     table1,
     table2,
     table3,
     table4,
+    split_dataset,
+    ensemble,
+    inbreast_ensemble,
     ensemble_table,
+    fig2,
     loss_curves,
     report_table,
 

@@ -182,3 +182,35 @@ def test_model_tags_name_the_dvc_folder_and_the_files_md5(
 def test_server_uri_leaves_artifacts_to_the_server() -> None:
     assert TrackingConfig(uri="http://127.0.0.1:5000").is_server
     assert not TrackingConfig(uri="sqlite:///mlflow.db").is_server
+
+
+def test_store_record_names_the_store_and_each_groups_parent(
+    store: TrackingConfig, tmp_path: Path
+) -> None:
+    import json
+
+    from e2e_mammo.tracking import GROUPS, ensure_store_record
+
+    record = ensure_store_record(store, tmp_path / "experiment.json")
+    assert json.loads((tmp_path / "experiment.json").read_text()) == record
+    assert record["uri"] == store.uri and sorted(record["parents"]) == sorted(GROUPS)
+
+
+def test_store_record_is_kept_while_it_describes_the_store(
+    store: TrackingConfig, tmp_path: Path
+) -> None:
+    from e2e_mammo.tracking import ensure_store_record
+
+    first = ensure_store_record(store, tmp_path / "experiment.json")
+    assert ensure_store_record(store, tmp_path / "experiment.json") == first
+
+
+def test_store_record_is_renewed_for_another_store(store: TrackingConfig, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from e2e_mammo.tracking import ensure_store_record
+
+    first = ensure_store_record(store, tmp_path / "experiment.json")
+    other = replace(store, uri=f"sqlite:///{tmp_path / 'other.db'}")
+    second = ensure_store_record(other, tmp_path / "experiment.json")
+    assert second["uri"] == other.uri and second["parents"] != first["parents"]

@@ -77,7 +77,7 @@ def run_snakemake(
     cmd = [str(SNAKEMAKE), *args, "-s", str(snakefile), "--directory", str(workdir)]
     cmd += ["--cores", str(cores), "--resources", f"gpu={gpus}"]
     env = dict(os.environ, TORCH_HOME=str(workdir / "torch-home"))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
 
 def copy_pipeline(pipeline: Path, workdir: Path) -> Path:
@@ -131,7 +131,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Pa
     params["tracking"]["uri"] = mlflow_server
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     cluster = ["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(SUBMIT)]
-    proc = run_snakemake(workdir, "all", *cluster, "--jobs", "2", "--local-cores", "2")
+    cluster += ["--jobs", "2", "--local-cores", "2", "--seconds-between-status-checks", "1"]
+    cluster += ["--max-threads", "2"]  # a remote job's threads are not capped by --cores
+    proc = run_snakemake(workdir, "all", *cluster)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
 
@@ -143,6 +145,17 @@ def _client(pipeline: Path):
     client = MlflowClient(tracking_uri=params["tracking"]["uri"])
     experiment = client.get_experiment_by_name(params["tracking"]["experiment"])
     return client, experiment.experiment_id
+
+
+@pytest.mark.slow
+def test_a_finished_run_leaves_its_output_times_in_order(
+    pipeline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from e2e_mammo.output_times import inconsistent, read_records
+
+    monkeypatch.chdir(pipeline)  # before any test runs Snakemake (which restores them)
+    records = read_records(".snakemake/metadata")
+    assert len(records) > 50 and not inconsistent(records)
 
 
 @pytest.mark.slow
@@ -400,6 +413,7 @@ def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_pa
     assert sum("-s6/" in line for line in outputs) == 2 * (TINY_K + 1)
 
 
+METADATA = ".snakemake/metadata"  # Snakemake's records, versioned beside the results
 TABLE_GROUPS = {"1": "table1", "2": "table2", "3": "table3", "4": "table4-sweep"}
 
 
@@ -503,7 +517,14 @@ def test_four_parallel_training_jobs_lose_no_run_on_the_sqlite_store(
     cells = sorted(workdir.glob("results/transfer/*/*/n*-s5/result.json"))[:4]
     targets = [str(c.relative_to(workdir)) for c in cells]
     proc = run_snakemake(
-        workdir, *targets, "--force", "--set-threads", "transfer_cell=1", cores=4, gpus=4
+        workdir,
+        *targets,
+        "--forcerun",
+        "transfer_cell",
+        "--set-threads",
+        "transfer_cell=1",
+        cores=4,
+        gpus=4,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stderr.count("rule transfer_cell:") == 4
@@ -525,7 +546,7 @@ def _paths_in_plot(plot) -> list[str]:
 @pytest.mark.slow
 def test_dvc_versions_exactly_the_folders_the_dag_writes(pipeline: Path) -> None:
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    outs = {next(iter(o)) for o in dvc["stages"]["pipeline"]["outs"]}
+    outs = {next(iter(o)) for o in dvc["stages"]["pipeline"]["outs"]} - {METADATA}
     written = {
         "/".join(p.relative_to(pipeline).parts[:2])
         for p in (pipeline / "results").rglob("*")
@@ -535,7 +556,7 @@ def test_dvc_versions_exactly_the_folders_the_dag_writes(pipeline: Path) -> None
     declared = list(dvc["metrics"]) + [p for plot in dvc["plots"] for p in _paths_in_plot(plot)]
     for path in declared:
         assert (pipeline / path).exists(), path
-        assert any(path.startswith(out + "/") for out in outs), path
+        assert any(path == out or path.startswith(out + "/") for out in outs), path
 
 
 @pytest.mark.slow
@@ -568,6 +589,7 @@ def _project_copy(pipeline: Path, repo: Path) -> None:
         shutil.copy2(ROOT / name, repo / name)
     shutil.copy2(pipeline / "params.yaml", repo / "params.yaml")
     shutil.copytree(pipeline / "results", repo / "results", copy_function=os.link)
+    shutil.copytree(pipeline / ".snakemake/metadata", repo / ".snakemake/metadata")
     _run(["git", "init", "-q"], repo)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], repo)

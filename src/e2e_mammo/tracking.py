@@ -3,11 +3,13 @@
 * Store: a local SQLite database (``sqlite:///mlflow.db`` at the project root by default) with
   artifacts under ``mlartifacts/``; both configurable (``tracking`` in params.yaml).
 * Telemetry is off (``MLFLOW_DISABLE_TELEMETRY``, ``DO_NOT_TRACK``), nothing leaves the machine.
-* :func:`init_store` creates the database schema and the experiment once; the Snakemake rule
-  ``mlflow_init`` runs it before any training job so that parallel jobs never race on the schema
-  migration or on experiment creation ("database is locked", lost runs).
+* :func:`init_store` creates the database schema and the experiment once;
+  :func:`ensure_store_record` (the workflow's ``onstart``, before any job) runs it and records
+  the store in ``results/mlflow/experiment.json``, so that parallel jobs never race on the schema
+  migration or on experiment creation ("database is locked", lost runs). Where runs are recorded
+  is not an input of any job: pointing MLflow at another store retrains nothing.
 * Each table, sweep and ensemble is a group: one parent run whose children are its rows
-  (:data:`GROUPS`, created by :func:`create_groups` in ``mlflow_init``; an ensemble's run is the
+  (:data:`GROUPS`, created by :func:`create_groups` with the store record; an ensemble's run is the
   parent of its members' runs), so MLflow's UI shows each table as a group.
 * A run that made a model carries its DVC path and content hash (:func:`model_tags`); the
   weights themselves live in DVC only, never twice.
@@ -38,8 +40,10 @@ DEFAULT_EXPERIMENT = "e2e-mammo"
 DEFAULT_ARTIFACTS = "mlartifacts"
 #: The tag that makes a run a child of another in MLflow's UI (what ``nested=True`` sets).
 PARENT_TAG = "mlflow.parentRunId"
-#: The groups whose parent runs ``mlflow_init`` creates: each table's rows and the sweep's cells.
+#: The groups whose parent runs the store record holds: each table's rows and the sweep's cells.
 GROUPS = ("table1", "table2", "table3", "table4-sweep")
+#: Where the workflow records its MLflow store, experiment and group parents.
+STORE_RECORD = "results/mlflow/experiment.json"
 
 
 @dataclass(frozen=True)
@@ -261,12 +265,49 @@ def create_groups(
     return {g: create_parent_run(config, g, {**(tags or {}), "group": g}) for g in groups}
 
 
+def _record_is_current(record: Mapping[str, Any], config: TrackingConfig) -> bool:
+    """Whether a store record describes ``config``'s store, and that store still exists."""
+    if (record.get("uri"), record.get("experiment")) != (config.uri, config.experiment):
+        return False
+    if config.enabled and config.uri.startswith("sqlite:///"):
+        return Path(config.uri.removeprefix("sqlite:///")).is_file()
+    return True
+
+
+def ensure_store_record(
+    config: TrackingConfig, store_record: str | Path = STORE_RECORD, groups: Iterable[str] = GROUPS
+) -> dict[str, Any]:
+    """Create the store, the experiment and one parent run per group, and record their ids in
+    ``store_record``, unless it already describes this store; return the record. Run once
+    before any job (the workflow's ``onstart``)."""
+    path = Path(store_record)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    if record and _record_is_current(record, config):
+        return record
+    record = {
+        "uri": config.uri,
+        "experiment": config.experiment,
+        "experiment_id": init_store(config),
+        "parents": create_groups(config, groups, {"stage": "group", "git_commit": git_commit()}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+    return record
+
+
 def job_tracking(
-    params: Mapping[str, Any] | None, store_record: str | Path, group: str | None = None
+    params: Mapping[str, Any] | None,
+    store_record: str | Path = STORE_RECORD,
+    group: str | None = None,
 ) -> TrackingConfig:
     """The tracking config of a pipeline job: params.yaml's ``tracking`` block, its runs the
-    children of ``group``'s parent run as recorded by ``mlflow_init`` in ``store_record``
-    (``results/mlflow/experiment.json``)."""
+    children of ``group``'s parent run as recorded in ``store_record`` by
+    :func:`ensure_store_record`."""
     config = TrackingConfig.from_params(params)
     if group is None:
         return config

@@ -1,9 +1,12 @@
 # Helpers shared by the workflow: parameter validation and per-dataset lookups.
 import re
+import sys
 from pathlib import Path
 
 from e2e_mammo.config import is_synthetic, validate_params
 from e2e_mammo.evaluation.ensemble_stage import read_members
+from e2e_mammo.output_times import restore_output_times
+from e2e_mammo.tracking import TrackingConfig, ensure_store_record
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.training.patch_run import choose_pretrained, row_training_settings
@@ -24,6 +27,16 @@ from e2e_mammo.training.transfer_run import transfer_settings
 from e2e_mammo.training.whole_run import whole_training_settings
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
+
+# DVC restores files without their times: put the outputs' times back in the order Snakemake
+# recorded (.snakemake/metadata, versioned with the results) before it compares them.
+if workflow.is_main_process:
+    restamped = restore_output_times(".snakemake/metadata")
+    if restamped:
+        print(
+            f"restored the file times of {restamped} outputs from .snakemake/metadata",
+            file=sys.stderr,
+        )
 
 DATASETS = ["cbis-ddsm", "inbreast"]
 ENV = "../../envs/e2e-mammo.yaml"

@@ -9,7 +9,6 @@ checkpoint ensemble:
         predictions=expand(
             "results/whole_models/{model}/predictions.csv", model=END_TO_END_ROWS
         ),
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         summary="results/ensemble/cbis-ddsm/summary.json",
         predictions="results/ensemble/cbis-ddsm/predictions.csv",

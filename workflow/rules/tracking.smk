@@ -1,15 +1,7 @@
-# Creates the MLflow store, the experiment and each group's parent run (tables 1-3, the sweep)
-# once, before any job logs to it, so that parallel jobs never race on the SQLite schema
-# migration. Jobs take its record as an ancient() input: pointing MLflow at another store reruns
-# this rule only, never a training job.
-rule mlflow_init:
-    output:
-        "results/mlflow/experiment.json",
-    log:
-        "logs/mlflow_init.log",
-    conda:
-        ENV
-    params:
-        tracking=config["tracking"],
-    script:
-        "../scripts/mlflow_init.py"
+# Before any job runs (never in a dry run): create the MLflow store, the experiment and each
+# table's parent run once, and record them in results/mlflow/experiment.json, which jobs read
+# to find their table's parent. Parallel jobs thus never race on the SQLite schema migration.
+# Where runs are recorded is not an input of any job: pointing `tracking` at another store
+# retrains nothing (the next run records the new store and its parents).
+onstart:
+    ensure_store_record(TrackingConfig.from_params(config["tracking"]))

@@ -5,7 +5,6 @@ rule train_patch_classifier:
     input:
         patches=row_patch_files,
         mean="results/stats/cbis-ddsm/mean.json",
-        mlflow=ancient("results/mlflow/experiment.json"),
         weights=row_weights,
     output:
         result="results/patch_models/{row}/result.json",
@@ -30,8 +29,6 @@ rule train_patch_classifier:
 
 
 rule patch_row_not_run:
-    input:
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/patch_models/{row}/result.json",
     log:

@@ -7,7 +7,6 @@ rule train_whole_image:
         splits="results/splits/cbis-ddsm/splits.csv",
         manifest="results/converted/cbis-ddsm/manifest.csv",
         patch_model=whole_patch_model,
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/whole_models/{model}/result.json",
         model="results/whole_models/{model}/model.pt",
@@ -36,7 +35,6 @@ rule two_step:
         splits="results/splits/cbis-ddsm/splits.csv",
         manifest="results/converted/cbis-ddsm/manifest.csv",
         patch_model=whole_patch_model,
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/whole_models/{model}/result.json",
         predictions="results/whole_models/{model}/predictions.csv",
@@ -57,8 +55,6 @@ rule two_step:
 
 
 rule whole_row_not_run:
-    input:
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/whole_models/{model}/result.json",
     log:

@@ -9,7 +9,6 @@ rule transfer_cell:
         manifest="results/converted/inbreast/manifest.csv",
         mean="results/stats/inbreast/mean.json",
         init_model=transfer_init_model,
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         result="results/transfer/{init}/{model}/n{size}-s{seed}/result.json",
         model="results/transfer/{init}/{model}/n{size}-s{seed}/model.pt",
@@ -65,7 +64,6 @@ rule inbreast_ensemble:
     input:
         results=inbreast_ensemble_results,
         predictions=inbreast_ensemble_predictions,
-        mlflow=ancient("results/mlflow/experiment.json"),
     output:
         summary="results/ensemble/inbreast/summary.json",
         predictions="results/ensemble/inbreast/predictions.csv",

@@ -27,8 +27,7 @@ def main() -> None:
         snakemake.params.meta,
         tracking=job_tracking(
             snakemake.config["tracking"],
-            snakemake.input.mlflow,
-            f"table{snakemake.params.meta['table']}",
+            group=f"table{snakemake.params.meta['table']}",
         ),
         threads=snakemake.threads,
     )

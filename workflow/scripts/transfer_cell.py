@@ -23,7 +23,7 @@ def main() -> None:
         snakemake.wildcards.model,
         snakemake.params.settings,
         inputs,
-        tracking=job_tracking(snakemake.config["tracking"], snakemake.input.mlflow, "table4-sweep"),
+        tracking=job_tracking(snakemake.config["tracking"], group="table4-sweep"),
         threads=snakemake.threads,
     )
 

@@ -21,8 +21,7 @@ run_two_step(
     snakemake.params.meta,
     tracking=job_tracking(
         snakemake.config["tracking"],
-        snakemake.input.mlflow,
-        f"table{snakemake.params.meta['table']}",
+        group=f"table{snakemake.params.meta['table']}",
     ),
     threads=snakemake.threads,
 )
