@@ -51,6 +51,7 @@ localrules:
     ensemble_table,
     fig2,
     loss_curves,
+    sweep_points,
     report_table,
 
 
@@ -70,4 +71,5 @@ rule all:
         "results/figures/heatmap_overlays.png",
         "results/figures/fig4_datasets.png",
         expand("results/plots/loss/{model}.csv", model=END_TO_END_ROWS),
+        sweep_point_files,
         expand("results/report/{name}.html", name=REPORT_TABLES),

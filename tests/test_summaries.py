@@ -12,7 +12,6 @@ from e2e_mammo.reporting.summaries import (
     sweep_points,
     table_metrics,
     write_metrics,
-    write_plot_tables,
 )
 
 
@@ -88,9 +87,3 @@ def test_loss_curve_keeps_epoch_and_losses():
 def test_write_metrics_sorts_keys(tmp_path):
     path = write_metrics({"b": {"auc": 0.5}, "a": {"auc": 0.6}}, tmp_path / "m.json")
     assert list(json.loads(path.read_text())) == ["a", "b"]
-
-
-def test_write_plot_tables_removes_curves_no_longer_given(tmp_path):
-    (tmp_path / "old.csv").write_text("x\n1\n")
-    write_plot_tables({"new": pd.DataFrame({"x": [1]})}, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv"]

@@ -131,9 +131,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Pa
     params["tracking"]["uri"] = mlflow_server
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     cluster = ["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(SUBMIT)]
-    cluster += ["--jobs", "2", "--local-cores", "2", "--seconds-between-status-checks", "1"]
+    cluster += ["--jobs", "3", "--local-cores", "2", "--seconds-between-status-checks", "1"]
     cluster += ["--max-threads", "2"]  # a remote job's threads are not capped by --cores
-    proc = run_snakemake(workdir, "all", *cluster)
+    # two training jobs at once: one starts up (a fresh Snakemake per job) while one computes
+    proc = run_snakemake(workdir, "all", *cluster, gpus=2)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
 
@@ -183,21 +184,81 @@ def test_dag_converts_cbis_masks(pipeline: Path) -> None:
     assert len(masks) > 0 and len(masks) <= len(rois)
 
 
+def _split_seed(params: dict) -> None:
+    params["split"]["seed"] = 99
+
+
+def _table1_paper_numbers(params: dict) -> None:
+    for row in params["table1"]:  # trained rows and rows recorded as not run
+        row["paper_accuracy"], row["paper_best_epoch"] = 0.5, 1
+
+
+def _whole_image_seed(params: dict) -> None:
+    params["whole_image"]["seed"] = 7
+    params["whole_image"]["workers"] = 2  # speed only: reruns nothing by itself
+
+
+def _table2_paper_numbers(params: dict) -> None:
+    for row in params["table2"]:
+        row["paper_auc"] = 0.5
+
+
+def _added_seed(params: dict) -> None:
+    params["transfer"]["sweep"]["seeds"] = [5, 6]
+
+
+#: Parameter changes tried by dry runs, each on its own copy of the finished tiny pipeline.
+CHANGES = {
+    "split_seed": _split_seed,
+    "table1_paper_numbers": _table1_paper_numbers,
+    "whole_image_seed": _whole_image_seed,
+    "table2_paper_numbers": _table2_paper_numbers,
+    "added_seed": _added_seed,
+}
+
+
+@pytest.fixture(scope="module")
+def dry_runs(
+    pipeline: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, subprocess.CompletedProcess]:
+    """`snakemake all -n` after each change of :data:`CHANGES` (and, as ``unchanged``, on the
+    finished pipeline itself), run three at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path_factory.mktemp("dry-runs")
+
+    def dry_run(name: str) -> subprocess.CompletedProcess:
+        if name == "unchanged":
+            return run_snakemake(pipeline, "all", "-n")
+        workdir = copy_pipeline(pipeline, folder / name)
+        params = yaml.safe_load((workdir / "params.yaml").read_text())
+        CHANGES[name](params)
+        (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+        return run_snakemake(workdir, "all", "-n")
+
+    names = ["unchanged", *CHANGES]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(names, pool.map(dry_run, names), strict=True))
+
+
+def _job_stats(out: str) -> dict[str, str]:
+    return dict(
+        line.split()
+        for line in out.split("Job stats:")[-1].splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    )
+
+
 @pytest.mark.slow
-def test_dag_is_up_to_date_after_run(pipeline: Path) -> None:
-    proc = run_snakemake(pipeline, "all", "-n")
+def test_dag_is_up_to_date_after_run(dry_runs: dict) -> None:
+    proc = dry_runs["unchanged"]
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
-def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> None:
-    workdir = tmp_path / "copy"
-    copy_pipeline(pipeline, workdir)
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["split"]["seed"] = 99
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = run_snakemake(workdir, "all", "-n")
+def test_param_change_reruns_only_downstream(dry_runs: dict) -> None:
+    proc = dry_runs["split_seed"]
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "split_dataset" in out
@@ -205,14 +266,8 @@ def test_param_change_reruns_only_downstream(pipeline: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_published_number_change_reruns_only_the_table(pipeline: Path, tmp_path: Path) -> None:
-    workdir = tmp_path / "copy"
-    copy_pipeline(pipeline, workdir)
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    for row in params["table1"]:  # trained rows and rows recorded as not run
-        row["paper_accuracy"], row["paper_best_epoch"] = 0.5, 1
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = run_snakemake(workdir, "all", "-n")
+def test_published_number_change_reruns_only_the_table(dry_runs: dict) -> None:
+    proc = dry_runs["table1_paper_numbers"]
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "rule table1:" in out or "table1" in out.split("Job stats:")[-1]
@@ -315,30 +370,16 @@ def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
 
 
 @pytest.mark.slow
-def test_whole_image_param_change_reruns_no_patch_job(pipeline: Path, tmp_path: Path) -> None:
-    workdir = tmp_path / "copy"
-    copy_pipeline(pipeline, workdir)
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["whole_image"]["seed"] = 7
-    params["whole_image"]["workers"] = 2  # speed only: reruns nothing by itself
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    out = run_snakemake(workdir, "all", "-n").stdout
+def test_whole_image_param_change_reruns_no_patch_job(dry_runs: dict) -> None:
+    out = dry_runs["whole_image_seed"].stdout
     stats = out.split("Job stats:")[-1]
     assert "train_whole_image" in stats and "ensemble" in stats
     assert "train_patch_classifier" not in stats and "two_step" not in stats
 
 
 @pytest.mark.slow
-def test_published_whole_image_numbers_rerun_only_their_table(
-    pipeline: Path, tmp_path: Path
-) -> None:
-    workdir = tmp_path / "copy"
-    copy_pipeline(pipeline, workdir)
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    for row in params["table2"]:
-        row["paper_auc"] = 0.5
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    stats = run_snakemake(workdir, "all", "-n").stdout.split("Job stats:")[-1]
+def test_published_whole_image_numbers_rerun_only_their_table(dry_runs: dict) -> None:
+    stats = dry_runs["table2_paper_numbers"].stdout.split("Job stats:")[-1]
     assert "table2" in stats
     for job in ("train_whole_image", "two_step", "whole_row_not_run", "table3", "ensemble"):
         assert job not in stats, job
@@ -393,18 +434,9 @@ def test_dag_logs_the_sweeps_cells_under_one_parent_run(pipeline: Path) -> None:
 
 
 @pytest.mark.slow
-def test_added_seed_adds_cells_and_reruns_no_finished_one(pipeline: Path, tmp_path: Path) -> None:
-    workdir = tmp_path / "copy"
-    copy_pipeline(pipeline, workdir)
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["transfer"]["sweep"]["seeds"] = [5, 6]
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    out = run_snakemake(workdir, "all", "-n").stdout
-    stats = dict(
-        line.split()
-        for line in out.split("Job stats:")[-1].splitlines()
-        if len(line.split()) == 2 and line.split()[1].isdigit()
-    )
+def test_added_seed_adds_cells_and_reruns_no_finished_one(dry_runs: dict) -> None:
+    out = dry_runs["added_seed"].stdout
+    stats = _job_stats(out)
     assert stats["transfer_cell"] == str(2 * (TINY_K + 1)) and "table4" in stats
     for job in ("train_whole_image", "ensemble", "inbreast_ensemble", "train_patch_classifier"):
         assert job not in stats, job

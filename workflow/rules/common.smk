@@ -331,6 +331,13 @@ def transfer_results(wildcards):
     return [f"{cell_dir(*cell)}/result.json" for cell in cells]
 
 
+def sweep_point_files(wildcards):
+    """Table 4's plot data: one file per model column (the fine-tuned models, the control)."""
+    cells = sweep_cells(config["transfer"], transfer_models())
+    columns = dict.fromkeys((init, model) for init, model, _, _ in cells)
+    return [f"results/plots/table4/{init}-{model}.csv" for init, model in columns]
+
+
 def _ensemble_cells():
     size = config["transfer"]["ensemble_size"]
     seed = config["transfer"]["sweep"]["seeds"][0]

@@ -47,7 +47,6 @@ rule table4:
             labels={"figure": "Table 4 sweep"},
         ),
         metrics="results/metrics/table4.json",
-        points=directory("results/plots/table4"),
     log:
         "logs/tables/table4.log",
     conda:
@@ -58,6 +57,22 @@ rule table4:
         note=NOT_RUN_NOTE,
     script:
         "../scripts/table4.py"
+
+
+# DVC plot data: one model column of Table 4 (AUC by training patients).
+rule sweep_points:
+    input:
+        "results/tables/table4.csv",
+    output:
+        "results/plots/table4/{init}-{model}.csv",
+    log:
+        "logs/plots/table4/{init}-{model}.log",
+    wildcard_constraints:
+        init="whole_image|patch_only",
+    conda:
+        ENV
+    script:
+        "../scripts/sweep_points.py"
 
 
 rule inbreast_ensemble:

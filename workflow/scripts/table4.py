@@ -1,16 +1,11 @@
-"""Snakemake adapter: Table 4 (ours beside the paper's) its plot, DVC metrics
-and plot data from the cells' result.json."""
+"""Snakemake adapter: Table 4 (ours beside the paper's) its plot and DVC
+metrics from the cells' result.json."""
 
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.reporting.figures import plot_sweep
-from e2e_mammo.reporting.summaries import (
-    sweep_metrics,
-    sweep_points,
-    write_metrics,
-    write_plot_tables,
-)
+from e2e_mammo.reporting.summaries import sweep_metrics, write_metrics
 from e2e_mammo.reporting.table4 import write_table4
 
 snakemake = globals()["snakemake"]
@@ -29,4 +24,3 @@ title = (
 )
 plot_sweep(frame, Path(snakemake.output.plot), title)
 write_metrics(sweep_metrics(frame), snakemake.output.metrics)
-write_plot_tables(sweep_points(frame), snakemake.output.points)

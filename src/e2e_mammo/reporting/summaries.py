@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
+from e2e_mammo.io import atomic_write_bytes
 
 #: The numbers of each table that DVC compares (columns of its CSV).
 TABLE_METRICS: dict[str, tuple[str, ...]] = {
@@ -30,6 +30,7 @@ TABLE_METRICS: dict[str, tuple[str, ...]] = {
     "ensemble": ("auc", "ci_low", "ci_high", "sensitivity", "specificity", "threshold"),
 }
 SWEEP_METRICS = ("auc", "ci_low", "ci_high", "n_patients")
+SWEEP_COLUMNS = ("size", *SWEEP_METRICS)
 LOSS_COLUMNS = ("epoch", "train_loss", "val_loss")
 
 
@@ -100,14 +101,3 @@ def sweep_points(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         means = cells.groupby("size", sort=False)[list(SWEEP_METRICS)].mean().reset_index()
         out[f"{init}-{model}"] = means.sort_values("n_patients").reset_index(drop=True)
     return out
-
-
-def write_plot_tables(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> list[Path]:
-    """One ``<name>.csv`` per table in ``folder``; files of names no longer given are removed,
-    so the folder holds exactly the current curves."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [atomic_write_csv(table, folder / f"{name}.csv") for name, table in tables.items()]
-    for stale in set(folder.glob("*.csv")) - set(written):
-        stale.unlink()
-    return written
