@@ -65,3 +65,14 @@ def test_missing_outputs_are_skipped(tmp_path, monkeypatch):
     os.remove("b.txt")
     os.utime("a.txt", (5000.0, 5000.0))
     assert not inconsistent(read_records(metadata))  # nothing consumes a.txt any more
+
+
+def test_benchmark_files_are_stamped_after_every_output(tmp_path, monkeypatch):
+    metadata = _chain(tmp_path, monkeypatch)
+    benchmark = tmp_path / "benchmarks/b.tsv"
+    benchmark.parent.mkdir()
+    benchmark.write_text("s\n1\n")
+    os.utime(benchmark, (1001.0, 1001.0))  # as the job wrote it, before the checkout
+    os.utime("a.txt", (5000.0, 5000.0))
+    restore_output_times(metadata, now=9000.0)
+    assert os.stat(benchmark).st_mtime == 9000.0 > os.stat("c.txt").st_mtime

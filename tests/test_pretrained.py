@@ -20,6 +20,23 @@ def test_file_names_come_from_torchvision_enums():
     assert weights_file_name("vgg16") == Path(tvm.VGG16_Weights.IMAGENET1K_V1.url).name
 
 
+def test_weight_url_table_equals_torchvision_enums():
+    from e2e_mammo.models.backbones import ARCHS, _check_arch
+    from e2e_mammo.models.pretrained import WEIGHT_URLS, weights_url
+    from e2e_mammo.models.pretrained import _check_arch as light_check_arch
+
+    assert WEIGHT_URLS == {
+        "resnet50": tvm.ResNet50_Weights.IMAGENET1K_V1.url,
+        "vgg16": tvm.VGG16_Weights.IMAGENET1K_V1.url,
+    }
+    assert tuple(WEIGHT_URLS) == ARCHS
+    assert weights_url("vgg16") == tvm.VGG16_Weights.IMAGENET1K_V1.url
+    message = r"unknown arch 'alexnet'; expected one of resnet50, vgg16"
+    for check in (_check_arch, light_check_arch):
+        with pytest.raises(ValueError, match=message):
+            check("alexnet")
+
+
 def test_missing_weights_message_names_path_and_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     expected = tmp_path / "hub" / "checkpoints" / weights_file_name("resnet50")

@@ -78,15 +78,27 @@ def inconsistent(records: list[Record]) -> bool:
     return False
 
 
-def restore_output_times(metadata_dir: str | Path, now: float | None = None) -> int:
+def restore_output_times(
+    metadata_dir: str | Path,
+    now: float | None = None,
+    companions: tuple[str | Path, ...] = ("benchmarks",),
+) -> int:
     """Re-stamp the recorded outputs in the order their jobs ended if their times contradict
-    the records; return how many files were re-stamped (0 when consistent)."""
+    the records; return how many files were re-stamped (0 when consistent).
+
+    Files under ``companions`` (the jobs' ``benchmark:`` files, which Snakemake counts among a
+    job's outputs but records nowhere) are stamped ``now``, after every output, so that they
+    never make a job look older than its inputs."""
     records = read_records(metadata_dir)
     if not inconsistent(records):
         return 0
+    now = time.time() if now is None else now
     existing = sorted((r for r in records if _mtime(r.path) is not None), key=lambda r: r.endtime)
-    start = (time.time() if now is None else now) - STEP_S * len(existing)
+    start = now - STEP_S * (len(existing) + 1)
     for rank, record in enumerate(existing):
         stamp = start + STEP_S * rank
         os.utime(record.path, (stamp, stamp))
+    for folder in companions:
+        for file in (p for p in Path(folder).rglob("*") if p.is_file()):
+            os.utime(file, (now, now))
     return len(existing)

@@ -4,17 +4,18 @@ import sys
 from pathlib import Path
 
 from e2e_mammo.config import is_synthetic, validate_params
-from e2e_mammo.evaluation.ensemble_stage import read_members
+from e2e_mammo.evaluation.members import read_members
 from e2e_mammo.output_times import restore_output_times
 from e2e_mammo.tracking import TrackingConfig, ensure_store_record
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.preprocess.patches import scaled_patch_size
-from e2e_mammo.training.patch_run import choose_pretrained, row_training_settings
+from e2e_mammo.training.patch_plan import choose_pretrained, row_training_settings
 from e2e_mammo.training.whole_plan import (
     choose_patch_row,
     not_run_reason,
     row_meta,
     row_status,
+    whole_training_settings,
 )
 from e2e_mammo.training.transfer_plan import (
     NOT_RUN_NOTE,
@@ -22,9 +23,8 @@ from e2e_mammo.training.transfer_plan import (
     check_transfer,
     paper_table4,
     sweep_cells,
+    transfer_settings,
 )
-from e2e_mammo.training.transfer_run import transfer_settings
-from e2e_mammo.training.whole_run import whole_training_settings
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from e2e_mammo.evaluation.bootstrap import auc_with_ci
 from e2e_mammo.evaluation.ensemble import average_predictions, ensemble_summary, select_members
+from e2e_mammo.evaluation.members import read_members as read_members
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.reporting.figures import plot_roc_curves
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
@@ -186,11 +187,6 @@ def _track_members(
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float | np.floating) and bool(np.isfinite(value))
-
-
-def read_members(summary_json: Path) -> list[str]:
-    """The members named in an ensemble's ``summary.json``, best first."""
-    return json.loads(Path(summary_json).read_text())["members"].split(";")
 
 
 def write_ensemble_table(summary_files: Iterable[Path], csv: Path) -> pd.DataFrame:

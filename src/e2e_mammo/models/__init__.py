@@ -1,19 +1,63 @@
-"""Networks: named-block backbones, the patch classifier, local ImageNet weights."""
+"""Networks: named-block backbones, the patch classifier, local ImageNet weights.
 
-from e2e_mammo.models.backbones import (
-    ARCHS,
-    block_names,
-    build_backbone,
-    out_channels,
-    remap_torchvision_state_dict,
-)
-from e2e_mammo.models.patch_classifier import CLASS_NAMES, PatchClassifier, build_patch_classifier
-from e2e_mammo.models.pretrained import (
-    MissingWeightsError,
-    imagenet_weights_path,
-    load_imagenet_backbone,
-    weights_file_name,
-)
+The names below are imported on first use (PEP 562), so that importing a torch-free submodule
+(``pretrained``'s file lookup, ``top_spec``: what the workflow's parse needs) does not import
+torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "ARCHS": "backbones",
+    "block_names": "backbones",
+    "build_backbone": "backbones",
+    "out_channels": "backbones",
+    "remap_torchvision_state_dict": "backbones",
+    "CLASS_NAMES": "patch_classifier",
+    "PatchClassifier": "patch_classifier",
+    "build_patch_classifier": "patch_classifier",
+    "MissingWeightsError": "pretrained",
+    "imagenet_weights_path": "pretrained",
+    "load_imagenet_backbone": "pretrained",
+    "weights_file_name": "pretrained",
+}
+
+if TYPE_CHECKING:
+    from e2e_mammo.models.backbones import (
+        ARCHS,
+        block_names,
+        build_backbone,
+        out_channels,
+        remap_torchvision_state_dict,
+    )
+    from e2e_mammo.models.patch_classifier import (
+        CLASS_NAMES,
+        PatchClassifier,
+        build_patch_classifier,
+    )
+    from e2e_mammo.models.pretrained import (
+        MissingWeightsError,
+        imagenet_weights_path,
+        load_imagenet_backbone,
+        weights_file_name,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ARCHS",

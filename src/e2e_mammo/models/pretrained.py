@@ -2,24 +2,34 @@
 
 The weights are looked up where torchvision itself caches them,
 ``$TORCH_HOME/hub/checkpoints/<file>`` (``TORCH_HOME`` defaults to ``~/.cache/torch``), with the
-file name read from torchvision's weight enums (``ResNet50_Weights.IMAGENET1K_V1`` /
+file name of torchvision's weight enums (``ResNet50_Weights.IMAGENET1K_V1`` /
 ``VGG16_Weights.IMAGENET1K_V1``), so a file downloaded once by torchvision on any machine can be
-copied in as is.
+copied in as is. The URLs are kept here as a table (``tests/test_pretrained.py`` checks it equals
+torchvision's enums) so that finding the file imports neither torch nor torchvision: the
+workflow's parse does it for every Table 1 row.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import torch
-from torch import nn
-from torchvision.models import ResNet50_Weights, VGG16_Weights
+if TYPE_CHECKING:
+    from torch import nn
 
-from e2e_mammo.models.backbones import _check_arch, remap_torchvision_state_dict
+#: torchvision's ``ResNet50_Weights.IMAGENET1K_V1.url`` / ``VGG16_Weights.IMAGENET1K_V1.url``.
+WEIGHT_URLS = {
+    "resnet50": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+}
 
-_WEIGHTS = {"resnet50": ResNet50_Weights.IMAGENET1K_V1, "vgg16": VGG16_Weights.IMAGENET1K_V1}
+
+def _check_arch(arch: str) -> None:
+    """The check (and message) of :func:`e2e_mammo.models.backbones._check_arch`, torch-free."""
+    if arch not in WEIGHT_URLS:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(WEIGHT_URLS)}")
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -29,13 +39,13 @@ class MissingWeightsError(FileNotFoundError):
 def weights_file_name(arch: str) -> str:
     """torchvision's file name of the ImageNet weights, e.g. ``resnet50-0676ba61.pth``."""
     _check_arch(arch)
-    return Path(urlparse(_WEIGHTS[arch].url).path).name
+    return Path(urlparse(WEIGHT_URLS[arch]).path).name
 
 
 def weights_url(arch: str) -> str:
     """Where torchvision would download the file from (for the error message only)."""
     _check_arch(arch)
-    return _WEIGHTS[arch].url
+    return WEIGHT_URLS[arch]
 
 
 def torch_home() -> Path:
@@ -78,6 +88,10 @@ def load_imagenet_backbone(backbone: nn.Module, arch: str, path: str | Path) -> 
     :func:`~e2e_mammo.models.backbones.build_backbone`; a file that does not hold a torchvision
     ``arch`` state dict fails with a ``ValueError`` naming the file and the mismatching keys.
     """
+    import torch
+
+    from e2e_mammo.models.backbones import remap_torchvision_state_dict
+
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

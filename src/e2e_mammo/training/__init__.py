@@ -1,26 +1,77 @@
 """Training: staged fine-tuning, batch augmentation, the epoch loop, ``fit``, checkpoints and
-the tracked-job runner every training stage uses."""
+the tracked-job runner every training stage uses.
 
-from e2e_mammo.training.augment import AugmentConfig, augment_batch
-from e2e_mammo.training.checkpoint import CheckpointConfigError
-from e2e_mammo.training.fit import Extension, FitConfig, FitResult, fit
-from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
-from e2e_mammo.training.loop import (
-    balanced_sample_weights,
-    evaluate,
-    prepare_batch,
-    train_one_epoch,
-)
-from e2e_mammo.training.monitor import MONITORS
-from e2e_mammo.training.staged import (
-    Stage,
-    apply_stage,
-    freeze_frozen_batchnorm,
-    make_optimizer,
-    schedule_from_config,
-    stage_for_epoch,
-    total_epochs,
-)
+The names below are imported on first use (PEP 562), so that importing a torch-free submodule
+(``patch_plan``, ``whole_plan``, ``transfer_plan``: what the workflow's parse needs) does not
+import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AugmentConfig": "augment",
+    "augment_batch": "augment",
+    "CheckpointConfigError": "checkpoint",
+    "Extension": "fit",
+    "FitConfig": "fit",
+    "FitResult": "fit",
+    "fit": "fit",
+    "JobContext": "job",
+    "JobOutcome": "job",
+    "TrackedJob": "job",
+    "run_tracked_job": "job",
+    "balanced_sample_weights": "loop",
+    "evaluate": "loop",
+    "prepare_batch": "loop",
+    "train_one_epoch": "loop",
+    "MONITORS": "monitor",
+    "Stage": "staged",
+    "apply_stage": "staged",
+    "freeze_frozen_batchnorm": "staged",
+    "make_optimizer": "staged",
+    "schedule_from_config": "staged",
+    "stage_for_epoch": "staged",
+    "total_epochs": "staged",
+}
+
+if TYPE_CHECKING:
+    from e2e_mammo.training.augment import AugmentConfig, augment_batch
+    from e2e_mammo.training.checkpoint import CheckpointConfigError
+    from e2e_mammo.training.fit import Extension, FitConfig, FitResult, fit
+    from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
+    from e2e_mammo.training.loop import (
+        balanced_sample_weights,
+        evaluate,
+        prepare_batch,
+        train_one_epoch,
+    )
+    from e2e_mammo.training.monitor import MONITORS
+    from e2e_mammo.training.staged import (
+        Stage,
+        apply_stage,
+        freeze_frozen_batchnorm,
+        make_optimizer,
+        schedule_from_config,
+        stage_for_epoch,
+        total_epochs,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "MONITORS",

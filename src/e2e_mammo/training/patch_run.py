@@ -1,6 +1,7 @@
 """One row of Table 1: train a patch classifier on a patch set, score every split.
 
-The row's training settings (:func:`row_training_settings`) are exactly what changes its result:
+The row's training settings (:func:`row_training_settings`, in the torch-free
+:mod:`e2e_mammo.training.patch_plan` and re-exported here) are exactly what changes its result:
 architecture, patch set, initialisation and weights file, its own schedule (epochs scaled),
 its top blocks, batch size, seed, augmentation and monitor. The paper's published numbers
 never reach a training job (they go to the table). The job (:func:`train_patch_row`) runs
@@ -29,101 +30,22 @@ from e2e_mammo.data import load_patch_split, make_loader
 from e2e_mammo.evaluation.predictions import prediction_frame
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.models.patch_classifier import build_patch_classifier
-from e2e_mammo.models.pretrained import MissingWeightsError, imagenet_weights_path
 from e2e_mammo.models.saved import save_model
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import (
-    Stage,
-    scale_schedule,
-    schedule_from_config,
-    schedule_to_config,
-)
+from e2e_mammo.training.patch_plan import PretrainedChoice as PretrainedChoice
+from e2e_mammo.training.patch_plan import choose_pretrained
+from e2e_mammo.training.patch_plan import row_schedule as row_schedule
+from e2e_mammo.training.patch_plan import row_training_settings as row_training_settings
+from e2e_mammo.training.staged import schedule_from_config
 
 log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
 #: write on the 2-core machines; short demo epochs (~4 s) write one at most every 30 s.
 CHECKPOINT_INTERVAL_S = 30.0
-
-
-@dataclass(frozen=True)
-class PretrainedChoice:
-    """How a row is initialised: ``init`` is what runs, ``label`` what Table 1 shows."""
-
-    init: str  # "imagenet" | "none"
-    label: str  # "Y", "N", or "N (demo override; paper Y)"
-    weights: Path | None = None
-    skip_reason: str | None = None
-
-
-def choose_pretrained(row: Mapping[str, Any], cfg: Mapping[str, Any]) -> PretrainedChoice:
-    """Apply ``pretrained.override`` and find ImageNet weights for a row that asks for them.
-
-    A missing weight file gives a ``skip_reason`` (``on_missing: skip``) or raises
-    :class:`MissingWeightsError` with the exact file and folder (``on_missing: fail``).
-    """
-    asked = row["pretrained"]
-    paper_label = "Y" if asked == "imagenet" else "N"
-    if cfg.get("override") == "none":
-        label = "N" if asked == "none" else f"N (demo override; paper {paper_label})"
-        return PretrainedChoice(init="none", label=label)
-    if asked == "none":
-        return PretrainedChoice(init="none", label="N")
-    explicit = (cfg.get("weights") or {}).get(row["arch"])
-    try:
-        path = imagenet_weights_path(row["arch"], explicit)
-    except MissingWeightsError as exc:
-        if cfg.get("on_missing", "skip") == "fail":
-            raise
-        return PretrainedChoice(init="imagenet", label="Y", skip_reason=str(exc))
-    return PretrainedChoice(init="imagenet", label="Y", weights=path)
-
-
-def row_schedule(
-    patch_set: str,
-    init: str,
-    schedules: Mapping[str, Any],
-    epoch_scale: float,
-    name: str | None = None,
-) -> list[Stage]:
-    """The row's staged schedule with epochs scaled: the one the row names, else by its
-    initialisation and patch set (``pretrained_s10``, ``random_s1``, ...)."""
-    if name is not None:
-        if name not in schedules:
-            raise ValueError(f"schedule {name!r} is not in patch_training.schedules")
-        return scale_schedule(schedules[name], epoch_scale)
-    kind = "pretrained" if init == "imagenet" else "random"
-    stages = schedules.get(f"{kind}_{patch_set.lower()}") or schedules[f"{kind}_s10"]
-    return scale_schedule(stages, epoch_scale)
-
-
-def row_training_settings(
-    row: Mapping[str, Any], training: Mapping[str, Any], pretrained: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Everything that changes one row's training result, and nothing else (plain types)."""
-    choice = choose_pretrained(row, pretrained)
-    schedule = row_schedule(
-        row["patch_set"],
-        choice.init,
-        training["schedules"],
-        training["epoch_scale"],
-        row.get("schedule"),
-    )
-    return {
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "init": choice.init,
-        "pretrained_label": choice.label,
-        "schedule": schedule_to_config(schedule),
-        "top_blocks": list(training["top_blocks"].get(row["arch"], [])),
-        "batch_size": int(training["batch_size"]),
-        "seed": int(training["seed"]),
-        "monitor": training.get("monitor", "val_accuracy"),
-        "augment": dict(training["augment"]),
-    }
 
 
 def pick_device(device: str = "auto") -> torch.device:

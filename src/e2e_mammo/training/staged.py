@@ -38,9 +38,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported where used: the workflow's parse needs no torch
+    import torch
+    from torch import nn
 
 TRAINABLE_CHOICES = ("head", "top", "all")
 
@@ -168,6 +170,8 @@ def freeze_frozen_batchnorm(model: nn.Module, fixed_stats: Sequence[str] = ()) -
     Call after ``model.train()``; see the module doc for why. ``fixed_stats=("backbone",)`` is
     the whole-image stage's choice at batch 2 (:mod:`e2e_mammo.training.whole_run`).
     """
+    from torch import nn
+
     fixed = [model.get_submodule(name) for name in fixed_stats]
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -208,6 +212,8 @@ def make_optimizer(
     ``decay_factor * stage.weight_decay`` and the others none (the whole-image stage: the new
     top layers' kernels, as the authors' Keras ``kernel_regularizer``).
     """
+    import torch
+
     params = list(params)
     if decayed is None:
         return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay)

@@ -4,7 +4,9 @@ train is described (the INbreast sweep's plan, read by the Snakemake rules).
 A cell is ``(init, model, size, seed)``: ``init`` ``whole_image`` (a fine-tuned CBIS-DDSM model)
 or ``patch_only`` (the control). The sweep's cells are every fine-tuned model and the control
 at every size of ``transfer.sweep.run`` and every seed; a size listed in ``transfer.sweep.sizes``
-but not run is in Table 4 as ``not in demo``.
+but not run is in Table 4 as ``not in demo``. :func:`transfer_settings` is exactly what changes a
+cell's result (the job is :mod:`e2e_mammo.training.transfer_run`'s); it is here, torch-free, for
+the workflow's parse.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from e2e_mammo.preprocess.subsets import size_label
+from e2e_mammo.training.staged import scale_schedule, schedule_to_config
+from e2e_mammo.training.whole_plan import model_settings
 
 #: The one switch that trains every size (README "The paper profile").
 SWEEP_SWITCH = "snakemake all --profile profiles/paper (or transfer.sweep.run: all)"
 FIRST_MEMBER = "first_member"
+#: A cell's starting model, and how its reported epoch is chosen.
+INITS = ("whole_image", "patch_only")
+SELECTIONS = ("last", "inner_val")
 
 
 def run_sizes(transfer: Mapping[str, Any]) -> list[str]:
@@ -89,3 +96,51 @@ def paper_table4(table4: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 #: What Table 4 says of a size that did not train.
 NOT_RUN_NOTE = f"not fine-tuned by the demo; to run it: {SWEEP_SWITCH}"
+
+
+def transfer_settings(
+    *,
+    init: str,
+    row: Mapping[str, Any],
+    patch_row: str,
+    transfer: Mapping[str, Any],
+    whole: Mapping[str, Any],
+    augment: Mapping[str, Any],
+    image_size: tuple[int, int],
+    patch_size: int,
+    size: int | str,
+    seed: int,
+) -> dict[str, Any]:
+    """Everything that changes one cell's result, and nothing else (plain types).
+
+    ``row`` is the Table 2/3 entry of the model, ``transfer`` params.yaml's ``transfer`` block,
+    ``whole`` its ``whole_image`` block (decay, batch-norm handling, heatmap activation).
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if transfer["select"] not in SELECTIONS:
+        raise ValueError(f"transfer.select must be one of {SELECTIONS}, got {transfer['select']!r}")
+    stage = {
+        "name": "fine_tune",
+        "trainable": "all",
+        "lr": transfer["lr"],
+        "weight_decay": transfer["weight_decay"],
+        "epochs": transfer["epochs"],
+    }
+    sweep, label = transfer["sweep"], size_label(size)
+    return {
+        "init": init,
+        **model_settings(row, whole, patch_row, image_size, patch_size),
+        "schedule": schedule_to_config(scale_schedule([stage], transfer["epoch_scale"])),
+        "batch_size": int(transfer["batch_size"]),
+        "decay": whole["decay"],
+        "patch_bn": whole["patch_bn"],
+        "select": transfer["select"],
+        "inner_val_frac": float(transfer["inner_val_frac"]),
+        "size": label,
+        "reference_patients": int(sweep["reference_patients"]),
+        "seed": int(seed),
+        "tta": init == "whole_image" and label == size_label(transfer["ensemble_size"]),
+        "augment": dict(augment),
+        "bootstrap": dict(whole["bootstrap"]),
+    }

@@ -48,70 +48,23 @@ from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, save_model
 from e2e_mammo.models.whole_image import whole_image_spec
 from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
-from e2e_mammo.preprocess.subsets import size_label, subset_counts, subset_images
+from e2e_mammo.preprocess.subsets import subset_counts, subset_images
 from e2e_mammo.tracking import TrackingConfig, git_commit
 from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.patch_run import pick_device
-from e2e_mammo.training.staged import scale_schedule, schedule_from_config, schedule_to_config
-from e2e_mammo.training.whole_run import A_SCORE, SCORE, build_from_patch_model, model_settings
+from e2e_mammo.training.staged import schedule_from_config
+from e2e_mammo.training.transfer_plan import INITS as INITS
+from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS
+from e2e_mammo.training.transfer_plan import transfer_settings as transfer_settings
+from e2e_mammo.training.whole_run import A_SCORE, SCORE, build_from_patch_model
 
 log = logging.getLogger(__name__)
-INITS = ("whole_image", "patch_only")
-SELECTIONS = ("last", "inner_val")
 CHECKPOINT_INTERVAL_S = 60.0
 #: The reported split: INbreast's 30% held-out patients (the paper's "validation set").
 REPORTED_SPLIT = "val"
-
-
-def transfer_settings(
-    *,
-    init: str,
-    row: Mapping[str, Any],
-    patch_row: str,
-    transfer: Mapping[str, Any],
-    whole: Mapping[str, Any],
-    augment: Mapping[str, Any],
-    image_size: tuple[int, int],
-    patch_size: int,
-    size: int | str,
-    seed: int,
-) -> dict[str, Any]:
-    """Everything that changes one cell's result, and nothing else (plain types).
-
-    ``row`` is the Table 2/3 entry of the model, ``transfer`` params.yaml's ``transfer`` block,
-    ``whole`` its ``whole_image`` block (decay, batch-norm handling, heatmap activation).
-    """
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if transfer["select"] not in SELECTIONS:
-        raise ValueError(f"transfer.select must be one of {SELECTIONS}, got {transfer['select']!r}")
-    stage = {
-        "name": "fine_tune",
-        "trainable": "all",
-        "lr": transfer["lr"],
-        "weight_decay": transfer["weight_decay"],
-        "epochs": transfer["epochs"],
-    }
-    sweep, label = transfer["sweep"], size_label(size)
-    return {
-        "init": init,
-        **model_settings(row, whole, patch_row, image_size, patch_size),
-        "schedule": schedule_to_config(scale_schedule([stage], transfer["epoch_scale"])),
-        "batch_size": int(transfer["batch_size"]),
-        "decay": whole["decay"],
-        "patch_bn": whole["patch_bn"],
-        "select": transfer["select"],
-        "inner_val_frac": float(transfer["inner_val_frac"]),
-        "size": label,
-        "reference_patients": int(sweep["reference_patients"]),
-        "seed": int(seed),
-        "tta": init == "whole_image" and label == size_label(transfer["ensemble_size"]),
-        "augment": dict(augment),
-        "bootstrap": dict(whole["bootstrap"]),
-    }
 
 
 @dataclass(frozen=True)

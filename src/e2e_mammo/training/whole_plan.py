@@ -6,6 +6,8 @@
 * ``whole_image.rows`` lists the rows that train (the demo's choice) or is ``all`` (the paper
   profile). Any other row is listed in its table as ``not in demo`` with the switch that runs
   it; a row whose patch classifier did not train is ``not run`` with the reason.
+* :func:`whole_training_settings` is exactly what changes a row's result (the job is
+  :mod:`e2e_mammo.training.whole_run`'s); it is here, torch-free, for the workflow's parse.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from e2e_mammo.io import atomic_write_json
-from e2e_mammo.models.top_layers import describe_top
+from e2e_mammo.models.top_spec import describe_top
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
-from e2e_mammo.training.whole_run import row_section
+from e2e_mammo.training.staged import scale_schedule, schedule_to_config
 
 log = logging.getLogger(__name__)
 #: The one switch that trains every row (README "The paper profile").
@@ -108,3 +110,59 @@ def not_run_reason(status: str, choice: PatchChoice) -> str:
     if status == "not in demo":
         return f"not trained by the demo; to train it: {PAPER_SWITCH}"
     return choice.reason
+
+
+def row_section(top: Mapping[str, Any]) -> str:
+    """The part of Table 2/3 a row belongs to: ``blocks``, ``heatmap``, ``fc``, ``two_step``."""
+    if top["type"] in ("fc", "two_step"):
+        return str(top["type"])
+    return "heatmap" if top.get("heatmap") else "blocks"
+
+
+def model_settings(
+    row: Mapping[str, Any],
+    whole: Mapping[str, Any],
+    patch_row: str,
+    image_size: tuple[int, int],
+    patch_size: int,
+) -> dict[str, Any]:
+    """The network of a Table 2/3 row (what :func:`build_from_patch_model` builds): its patch
+    classifier, top layers, sizes and heatmap activation, as plain types."""
+    return {
+        "arch": row["arch"],
+        "patch_set": row["patch_set"],
+        "patch_row": patch_row,
+        "top": dict(row["top"]),
+        "image_size": [int(v) for v in image_size],
+        "patch_size": int(patch_size),
+        "heatmap_activation": whole["heatmap_activation"],
+    }
+
+
+def whole_training_settings(
+    row: Mapping[str, Any],
+    whole: Mapping[str, Any],
+    augment: Mapping[str, Any],
+    patch_row: str,
+    image_size: tuple[int, int],
+    patch_size: int,
+) -> dict[str, Any]:
+    """Everything that changes one row's result, and nothing else (plain types).
+
+    ``whole`` is params.yaml's ``whole_image`` block, ``augment`` the patch stage's (the paper
+    uses the same augmentation for both), ``patch_row`` the Table 1 row whose model it builds on.
+    """
+    schedule = scale_schedule(whole["schedule"], whole["epoch_scale"])
+    return {
+        **model_settings(row, whole, patch_row, image_size, patch_size),
+        "schedule": schedule_to_config(schedule),
+        "extension": dict(whole["extension"]) if whole.get("extension") else None,
+        "batch_size": int(whole["batch_size"]),
+        "accumulate": int(whole["accumulate"]),
+        "decay": whole["decay"],
+        "patch_bn": whole["patch_bn"],
+        "seed": int(whole["seed"]),
+        "monitor": whole["monitor"],
+        "augment": dict(augment),
+        "bootstrap": dict(whole["bootstrap"]),
+    }

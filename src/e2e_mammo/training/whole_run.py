@@ -19,7 +19,8 @@ stages read it and never rerun the model. ``result.json`` holds test AUC and A-A
 patient-level bootstrap interval, the validation AUCs that choose ensemble members, the best
 epoch and the row's table cells.
 
-:func:`whole_training_settings` is exactly what changes a row's result: the paper's published
+:func:`whole_training_settings` (in the torch-free :mod:`e2e_mammo.training.whole_plan`,
+re-exported here) is exactly what changes a row's result: the paper's published
 numbers never reach a training job, and neither do loader workers or activation checkpointing
 (they change speed and memory, not results).
 """
@@ -50,7 +51,10 @@ from e2e_mammo.training.fit import Extension, FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.patch_run import pick_device
-from e2e_mammo.training.staged import scale_schedule, schedule_from_config, schedule_to_config
+from e2e_mammo.training.staged import schedule_from_config
+from e2e_mammo.training.whole_plan import model_settings as model_settings
+from e2e_mammo.training.whole_plan import row_section as row_section
+from e2e_mammo.training.whole_plan import whole_training_settings as whole_training_settings
 
 log = logging.getLogger(__name__)
 #: Seconds between checkpoints (a ResNet50 whole-image checkpoint is ~0.5 GB with Adam state).
@@ -61,62 +65,6 @@ SCORE, A_SCORE = "prob_malignant", "tta_prob_malignant"
 #: test (the tables). Nothing reads training-set scores; with flip TTA they were a fifth of a
 #: demo row's time.
 SCORED_SPLITS = ("val", "test")
-
-
-def row_section(top: Mapping[str, Any]) -> str:
-    """The part of Table 2/3 a row belongs to: ``blocks``, ``heatmap``, ``fc``, ``two_step``."""
-    if top["type"] in ("fc", "two_step"):
-        return str(top["type"])
-    return "heatmap" if top.get("heatmap") else "blocks"
-
-
-def model_settings(
-    row: Mapping[str, Any],
-    whole: Mapping[str, Any],
-    patch_row: str,
-    image_size: tuple[int, int],
-    patch_size: int,
-) -> dict[str, Any]:
-    """The network of a Table 2/3 row (what :func:`build_from_patch_model` builds): its patch
-    classifier, top layers, sizes and heatmap activation, as plain types."""
-    return {
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "patch_row": patch_row,
-        "top": dict(row["top"]),
-        "image_size": [int(v) for v in image_size],
-        "patch_size": int(patch_size),
-        "heatmap_activation": whole["heatmap_activation"],
-    }
-
-
-def whole_training_settings(
-    row: Mapping[str, Any],
-    whole: Mapping[str, Any],
-    augment: Mapping[str, Any],
-    patch_row: str,
-    image_size: tuple[int, int],
-    patch_size: int,
-) -> dict[str, Any]:
-    """Everything that changes one row's result, and nothing else (plain types).
-
-    ``whole`` is params.yaml's ``whole_image`` block, ``augment`` the patch stage's (the paper
-    uses the same augmentation for both), ``patch_row`` the Table 1 row whose model it builds on.
-    """
-    schedule = scale_schedule(whole["schedule"], whole["epoch_scale"])
-    return {
-        **model_settings(row, whole, patch_row, image_size, patch_size),
-        "schedule": schedule_to_config(schedule),
-        "extension": dict(whole["extension"]) if whole.get("extension") else None,
-        "batch_size": int(whole["batch_size"]),
-        "accumulate": int(whole["accumulate"]),
-        "decay": whole["decay"],
-        "patch_bn": whole["patch_bn"],
-        "seed": int(whole["seed"]),
-        "monitor": whole["monitor"],
-        "augment": dict(augment),
-        "bootstrap": dict(whole["bootstrap"]),
-    }
 
 
 def _fit_config(settings: Mapping[str, Any]) -> FitConfig:

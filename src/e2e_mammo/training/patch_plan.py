@@ -1,0 +1,94 @@
+"""The torch-free part of a Table 1 row: its initialisation and its training settings.
+
+:func:`row_training_settings` is exactly what changes a row's result (see
+:mod:`e2e_mammo.training.patch_run`, which runs the job). It lives here, apart from the job, so
+that the workflow's parse (which computes it for every row) imports neither torch nor sklearn;
+``patch_run`` re-exports every name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from e2e_mammo.models.pretrained import MissingWeightsError, imagenet_weights_path
+from e2e_mammo.training.staged import Stage, scale_schedule, schedule_to_config
+
+
+@dataclass(frozen=True)
+class PretrainedChoice:
+    """How a row is initialised: ``init`` is what runs, ``label`` what Table 1 shows."""
+
+    init: str  # "imagenet" | "none"
+    label: str  # "Y", "N", or "N (demo override; paper Y)"
+    weights: Path | None = None
+    skip_reason: str | None = None
+
+
+def choose_pretrained(row: Mapping[str, Any], cfg: Mapping[str, Any]) -> PretrainedChoice:
+    """Apply ``pretrained.override`` and find ImageNet weights for a row that asks for them.
+
+    A missing weight file gives a ``skip_reason`` (``on_missing: skip``) or raises
+    :class:`MissingWeightsError` with the exact file and folder (``on_missing: fail``).
+    """
+    asked = row["pretrained"]
+    paper_label = "Y" if asked == "imagenet" else "N"
+    if cfg.get("override") == "none":
+        label = "N" if asked == "none" else f"N (demo override; paper {paper_label})"
+        return PretrainedChoice(init="none", label=label)
+    if asked == "none":
+        return PretrainedChoice(init="none", label="N")
+    explicit = (cfg.get("weights") or {}).get(row["arch"])
+    try:
+        path = imagenet_weights_path(row["arch"], explicit)
+    except MissingWeightsError as exc:
+        if cfg.get("on_missing", "skip") == "fail":
+            raise
+        return PretrainedChoice(init="imagenet", label="Y", skip_reason=str(exc))
+    return PretrainedChoice(init="imagenet", label="Y", weights=path)
+
+
+def row_schedule(
+    patch_set: str,
+    init: str,
+    schedules: Mapping[str, Any],
+    epoch_scale: float,
+    name: str | None = None,
+) -> list[Stage]:
+    """The row's staged schedule with epochs scaled: the one the row names, else by its
+    initialisation and patch set (``pretrained_s10``, ``random_s1``, ...)."""
+    if name is not None:
+        if name not in schedules:
+            raise ValueError(f"schedule {name!r} is not in patch_training.schedules")
+        return scale_schedule(schedules[name], epoch_scale)
+    kind = "pretrained" if init == "imagenet" else "random"
+    stages = schedules.get(f"{kind}_{patch_set.lower()}") or schedules[f"{kind}_s10"]
+    return scale_schedule(stages, epoch_scale)
+
+
+def row_training_settings(
+    row: Mapping[str, Any], training: Mapping[str, Any], pretrained: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Everything that changes one row's training result, and nothing else (plain types)."""
+    choice = choose_pretrained(row, pretrained)
+    schedule = row_schedule(
+        row["patch_set"],
+        choice.init,
+        training["schedules"],
+        training["epoch_scale"],
+        row.get("schedule"),
+    )
+    return {
+        "arch": row["arch"],
+        "patch_set": row["patch_set"],
+        "init": choice.init,
+        "pretrained_label": choice.label,
+        "schedule": schedule_to_config(schedule),
+        "top_blocks": list(training["top_blocks"].get(row["arch"], [])),
+        "batch_size": int(training["batch_size"]),
+        "seed": int(training["seed"]),
+        "monitor": training.get("monitor", "val_accuracy"),
+        "augment": dict(training["augment"]),
+    }
