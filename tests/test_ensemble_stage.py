@@ -123,3 +123,20 @@ def test_members_runs_are_children_of_the_ensembles_run(ensemble, store):
     assert sorted(r.data.tags["row"] for r in children) == ["best", "fair", "good", "weak"]
     assert {r.data.tags[PARENT_TAG] for r in children} == {parent.info.run_id}
     assert all(set(r.data.metrics) == {"auc", "ci_low", "ci_high"} for r in children)
+
+
+def test_roc_points_of_the_ensemble_are_written_when_asked(tmp_path, store):
+    files = [_row(tmp_path, n, v, 0.2) for n, v in (("a", 0.9), ("b", 0.8))]
+    points = tmp_path / "roc.csv"
+    run_ensemble(
+        files,
+        dataset="cbis-ddsm",
+        k=2,
+        bootstrap={"n_boot": 20, "seed": 0},
+        out_dir=tmp_path / "ens",
+        tracking=store,
+        roc_points_csv=points,
+    )
+    frame = pd.read_csv(points)
+    assert list(frame.columns) == ["fpr", "tpr", "threshold"]
+    assert frame["fpr"].iloc[-1] == 1.0 and frame["tpr"].iloc[-1] == 1.0

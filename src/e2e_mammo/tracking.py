@@ -293,10 +293,9 @@ def ensure_store_record(
         "experiment_id": init_store(config),
         "parents": create_groups(config, groups, {"stage": "group", "git_commit": git_commit()}),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path)
+    from e2e_mammo.io import atomic_write_json
+
+    atomic_write_json(record, path)
     return record
 
 

@@ -4,12 +4,8 @@ members as given, a fixed threshold, scored on its validation split (Fig 3b)."""
 
 from pathlib import Path
 
-import pandas as pd
-
 from e2e_mammo.evaluation.ensemble_stage import run_ensemble
-from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.reporting.summaries import roc_points
 from e2e_mammo.tracking import TrackingConfig
 
 snakemake = globals()["snakemake"]
@@ -26,7 +22,5 @@ run_ensemble(
     eval_split=params.eval_split,
     threshold=params.threshold,
     fixed_members=params.fixed_members,
+    roc_points_csv=Path(snakemake.output.roc_points),
 )
-averaged = pd.read_csv(snakemake.output.predictions)
-evaluated = averaged[averaged["split"] == params.eval_split]
-atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), snakemake.output.roc_points)

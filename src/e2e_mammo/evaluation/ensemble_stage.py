@@ -28,6 +28,7 @@ from e2e_mammo.evaluation.ensemble import average_predictions, ensemble_summary,
 from e2e_mammo.evaluation.members import read_members as read_members
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.reporting.figures import plot_roc_curves
+from e2e_mammo.reporting.summaries import roc_points
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,15 @@ def run_ensemble(
     out_dir: Path,
     tracking: TrackingConfig,
     roc_png: Path | None = None,
+    roc_points_csv: Path | None = None,
     eval_split: str = "test",
     threshold_split: str = "val",
     threshold: float | None = None,
     fixed_members: bool = False,
 ) -> dict[str, Any]:
     """Choose, average and score the ensemble; write ``out_dir``/{summary.json, predictions.csv}
-    and the ROC figure (``roc_png``, default ``out_dir/roc.png``); return the summary (the
+    and the ROC figure (``roc_png``, default ``out_dir/roc.png``; its points in ``roc_points_csv``
+    when given); return the summary (the
     columns of :data:`ENSEMBLE_COLUMNS`).
 
     ``fixed_members``: every model of ``result_files`` is a member, in their order (INbreast:
@@ -115,6 +118,9 @@ def run_ensemble(
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
     curves = _roc_curves(averaged, members, eval_split)
     plot_roc_curves(curves, roc_png or out_dir / "roc.png", title)
+    if roc_points_csv is not None:  # the ensemble's curve as DVC plot data
+        evaluated = averaged[averaged["split"] == eval_split]
+        atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), roc_points_csv)
     run_id = _track(summary, members, results, tracking, dataset, fixed_members)
     _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
