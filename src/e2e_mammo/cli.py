@@ -2,7 +2,9 @@
 
 Verbs: ``synth`` (built-in synthetic datasets), ``index`` (real or synthetic downloads ->
 images.csv/rois.csv/exclusions.csv), ``convert`` (DICOM -> 16-bit PNG), ``split`` (patient-level
-splits). Bad input ends with ``error: <file>[, row N]: <problem>`` and exit status 2.
+splits), ``predict`` (score mammograms with a model bundle), ``export`` (a bundle as ONNX or
+TorchScript). Bad input ends with ``error: <file>[, row N]: <problem>`` and exit status 2;
+``predict`` exits with 1 when some inputs could not be scored (listed in ``failures.csv``).
 """
 
 from __future__ import annotations
@@ -97,6 +99,73 @@ def cmd_split(args: argparse.Namespace) -> None:
     print(result.summary.to_string(index=False))
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from e2e_mammo.predict.run import PredictOptions, predict
+
+    options = PredictOptions(
+        device=args.device,
+        tta=not args.no_tta,
+        batch_size=args.batch_size,
+        min_scale=args.min_scale,
+        progress=not args.quiet,
+    )
+    summary = predict(args.inputs, Path(args.out), Path(args.model), options)
+    print(
+        f"scored {summary['scored']} of {summary['inputs']} images"
+        + (f" ({summary['resumed']} from an earlier run)" if summary["resumed"] else "")
+        + f", {summary['failed']} failed -> {args.out} ({summary['seconds']:.1f} s)"
+    )
+    return 1 if summary["failed"] else 0
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from e2e_mammo.predict.export import export_bundle
+
+    out = export_bundle(args.bundle, args.format, args.out, tta=not args.no_tta)
+    print(f"exported {args.bundle} as {args.format} -> {out}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _add_predict(sub) -> None:
+    from e2e_mammo.predict.run import DEFAULT_BUNDLE
+
+    p = sub.add_parser(
+        "predict",
+        help="score mammograms (DICOM or PNG files, or folders of them) with a model bundle",
+    )
+    p.add_argument("inputs", nargs="+", help="DICOM/PNG files or folders (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder (created; a rerun resumes)")
+    p.add_argument(
+        "--model",
+        default=str(DEFAULT_BUNDLE),
+        help=f"model or ensemble bundle (default {DEFAULT_BUNDLE}, left by `make run`)",
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--batch-size", type=_positive, default=1, help="images per forward pass")
+    p.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    p.add_argument(
+        "--min-scale",
+        type=float,
+        default=0.5,
+        help="refuse images with a side under this share of the model's input side",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="write a bundle as ONNX or TorchScript")
+    p.add_argument("bundle", help="a model or ensemble bundle (model.pt, bundle.pt)")
+    p.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    p.add_argument("--out", help="output file (default beside the bundle)")
+    p.add_argument("--no-tta", action="store_true", help="export without flip TTA")
+    p.set_defaults(func=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``e2e-mammo``."""
     parser = argparse.ArgumentParser(prog="e2e-mammo", description=__doc__.splitlines()[0])
@@ -152,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-frac", type=float, default=0.10)
     p.add_argument("--official-overlap", choices=OFFICIAL_SETS, default="test")
     p.set_defaults(func=cmd_split)
+    _add_predict(sub)
     return parser
 
 
@@ -163,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        args.func(args)
+        status = args.func(args)
     except (DatasetError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":

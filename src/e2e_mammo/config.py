@@ -47,3 +47,9 @@ def validate_params(
 def is_synthetic(root: str) -> bool:
     """Whether a dataset root asks for the built-in synthetic dataset."""
     return root == SYNTHETIC
+
+
+def data_kind(config: dict, dataset: str) -> str:
+    """``"synthetic"`` when the workflow config's ``data.<dataset>.root`` is the built-in
+    synthetic dataset, else ``"real"`` (recorded in model bundles; predict warns on synthetic)."""
+    return "synthetic" if is_synthetic(config["data"][dataset]["root"]) else "real"

@@ -22,3 +22,7 @@ class DatasetError(Exception):
 
 class ConfigError(Exception):
     """A parameter file or option that is invalid; the message says which key and why."""
+
+
+class BundleError(DatasetError):
+    """A file that is not a usable model bundle (``<path>: <why>``)."""

@@ -3,7 +3,7 @@ import re
 import sys
 from pathlib import Path
 
-from e2e_mammo.config import is_synthetic, validate_params
+from e2e_mammo.config import data_kind, is_synthetic, validate_params
 from e2e_mammo.evaluation.members import read_members
 from e2e_mammo.output_times import restore_output_times
 from e2e_mammo.tracking import TrackingConfig, ensure_store_record
@@ -350,3 +350,7 @@ def inbreast_ensemble_results(wildcards):
 
 def inbreast_ensemble_predictions(wildcards):
     return [f"{folder}/predictions.csv" for folder in _ensemble_cells()]
+
+
+def inbreast_ensemble_models(wildcards):
+    return [f"{folder}/model.pt" for folder in _ensemble_cells()]

@@ -9,9 +9,12 @@ checkpoint ensemble:
         predictions=expand(
             "results/whole_models/{model}/predictions.csv", model=END_TO_END_ROWS
         ),
+        models=expand("results/whole_models/{model}/model.pt", model=END_TO_END_ROWS),
     output:
         summary="results/ensemble/cbis-ddsm/summary.json",
         predictions="results/ensemble/cbis-ddsm/predictions.csv",
+        # the model bundle `e2e-mammo predict` uses by default
+        bundle="results/ensemble/cbis-ddsm/bundle.pt",
         roc=report(
             "results/figures/fig3a_roc.png",
             caption="../report/fig3a.rst",
@@ -30,6 +33,7 @@ checkpoint ensemble:
         eval_split="test",
         threshold=None,
         fixed_members=False,
+        data=data_kind(config, "cbis_ddsm"),
     script:
         "../scripts/ensemble.py"
 

@@ -79,9 +79,11 @@ rule inbreast_ensemble:
     input:
         results=inbreast_ensemble_results,
         predictions=inbreast_ensemble_predictions,
+        models=inbreast_ensemble_models,
     output:
         summary="results/ensemble/inbreast/summary.json",
         predictions="results/ensemble/inbreast/predictions.csv",
+        bundle="results/ensemble/inbreast/bundle.pt",
         roc=report(
             "results/figures/fig3b_roc.png",
             caption="../report/fig3b.rst",
@@ -100,5 +102,6 @@ rule inbreast_ensemble:
         eval_split="val",
         threshold=config["transfer"]["threshold"],
         fixed_members=True,
+        data=data_kind(config, "inbreast"),
     script:
         "../scripts/ensemble.py"

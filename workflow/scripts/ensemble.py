@@ -23,4 +23,6 @@ run_ensemble(
     threshold=params.threshold,
     fixed_members=params.fixed_members,
     roc_points_csv=Path(snakemake.output.roc_points),
+    bundle=Path(snakemake.output.bundle),
+    data=params.data,
 )

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.whole_run import WholeRowInputs, train_whole_row
@@ -19,6 +20,9 @@ def main() -> None:
         # speed and memory only: read from the config, not params (they never rerun a job)
         workers=int(whole["workers"]),
         activation_checkpointing=bool(whole["activation_checkpointing"]),
+        # recorded in the model bundle (the converted data already carries them)
+        intensity=snakemake.config["convert"]["intensity"],
+        data=data_kind(snakemake.config, "cbis_ddsm"),
     )
     train_whole_row(
         snakemake.wildcards.model,

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell
@@ -18,6 +19,9 @@ def main() -> None:
         out_dir=Path(snakemake.output.result).parent,
         # speed only: read from the config, not params (it never reruns a job)
         workers=int(snakemake.config["whole_image"]["workers"]),
+        # recorded in the model bundle (the converted data already carries them)
+        intensity=snakemake.config["convert"]["intensity"],
+        data=data_kind(snakemake.config, "inbreast"),
     )
     transfer_cell(
         snakemake.wildcards.model,

@@ -83,6 +83,8 @@ def run_ensemble(
     threshold_split: str = "val",
     threshold: float | None = None,
     fixed_members: bool = False,
+    bundle: Path | None = None,
+    data: str = "real",
 ) -> dict[str, Any]:
     """Choose, average and score the ensemble; write ``out_dir``/{summary.json, predictions.csv}
     and the ROC figure (``roc_png``, default ``out_dir/roc.png``; its points in ``roc_points_csv``
@@ -91,7 +93,9 @@ def run_ensemble(
 
     ``fixed_members``: every model of ``result_files`` is a member, in their order (INbreast:
     the fine-tuned CBIS-DDSM members; nothing is chosen on its reported split). ``threshold``:
-    a fixed operating point instead of Youden's on ``threshold_split``.
+    a fixed operating point instead of Youden's on ``threshold_split``. ``bundle``: where to
+    write the ensemble's model bundle (its members' ``model.pt`` bundles in one file, with this
+    summary; :mod:`e2e_mammo.models.bundle`), trained on ``data`` (``synthetic``/``real``).
     """
     files = [Path(p) for p in result_files]
     results = [json.loads(p.read_text()) for p in files]
@@ -123,9 +127,28 @@ def run_ensemble(
         atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), roc_points_csv)
     run_id = _track(summary, members, results, tracking, dataset, fixed_members)
     _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
+    if bundle is not None:
+        selection = "given (fine-tuned members)" if fixed_members else f"highest {SELECTION_KEY}"
+        provenance = {
+            "source": f"ensemble/{dataset}",
+            "data": data,
+            "members": members,
+            "selection": selection,
+            "metrics": _plain(summary),
+        }
+        write_ensemble_bundle(bundle, [(m, folder[m] / "model.pt") for m in members], provenance)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
+
+
+def write_ensemble_bundle(
+    path: Path, members: list[tuple[str, Path]], provenance: Mapping[str, Any]
+) -> Path:
+    """The ensemble's model bundle (torch is imported only here)."""
+    from e2e_mammo.models.bundle import save_ensemble_bundle
+
+    return save_ensemble_bundle(path, members, provenance)
 
 
 def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,9 @@ and records the input transform
 later stages and predict never need ``params.yaml`` to use the network.
 
 Kinds: ``"patch_classifier"``, ``"whole_image_classifier"``.
+
+Format 2 (this version) may add the keys of a model bundle (``preprocess``, ``provenance``,
+``heatmap_head``: :mod:`e2e_mammo.models.bundle`); format 1 files (before bundles) still load.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from e2e_mammo.io import atomic_write
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.whole_image import build_whole_image_classifier
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Formats :func:`load_model` reads.
+READABLE_FORMATS = (1, 2)
 
 
 def _build(kind: str, spec: Mapping[str, Any]) -> nn.Module:
@@ -50,8 +55,15 @@ def _build(kind: str, spec: Mapping[str, Any]) -> nn.Module:
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def save_model(path: str | Path, model: nn.Module, kind: str, spec: Mapping[str, Any]) -> Path:
-    """Write ``model`` (CPU tensors) with its ``kind`` and ``spec`` atomically to ``path``."""
+def save_model(
+    path: str | Path,
+    model: nn.Module,
+    kind: str,
+    spec: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` (CPU tensors) with its ``kind`` and ``spec`` atomically to ``path``;
+    ``extra`` adds further top-level keys (a bundle's ``preprocess``, ``provenance``, ...)."""
     norm = getattr(model, "input_norm", None)
     full_spec = dict(spec)
     if norm is not None:
@@ -61,21 +73,33 @@ def save_model(path: str | Path, model: nn.Module, kind: str, spec: Mapping[str,
         "kind": kind,
         "spec": full_spec,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **(extra or {}),
     }
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network saved at ``path``; returns ``(model in eval mode, spec)``."""
+def read_payload(path: str | Path, formats: tuple[int, ...] = READABLE_FORMATS) -> dict[str, Any]:
+    """The saved dict at ``path`` (CPU tensors), checked to be one of ``formats``."""
     path = Path(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"{path}: cannot read a saved model: {exc}") from exc
-    if payload.get("format") != FORMAT_VERSION:
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if found not in formats:
         raise ValueError(
-            f"{path}: model format {payload.get('format')!r}, expected {FORMAT_VERSION}"
+            f"{path}: model format {found!r}, expected one of {', '.join(map(str, formats))}"
         )
+    return payload
+
+
+def model_from_payload(payload: Mapping[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network of a saved dict; returns ``(model in eval mode, spec)``."""
     model = _build(payload["kind"], payload["spec"])
     model.load_state_dict(payload["state_dict"])
     return model.eval(), dict(payload["spec"], kind=payload["kind"])
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network saved at ``path``; returns ``(model in eval mode, spec)``."""
+    return model_from_payload(read_payload(path))

@@ -81,6 +81,7 @@ class JobContext:
     run: Run
     total_epochs: int = 0
     logged: set[int] = field(default_factory=set)  # epochs an interrupted attempt logged
+    name: str = ""  # the job's name (its MLflow run name)
 
     def log_epoch_metrics(self, record: dict[str, Any]) -> None:
         """Log one epoch's metrics to MLflow (``step=epoch``), unless that epoch already is."""
@@ -224,7 +225,7 @@ def run_tracked_job(
         )
         if run_id is None:
             run.log_params(job.params)
-        ctx = JobContext(job.checkpoint_dir, identity, resumed, run)
+        ctx = JobContext(job.checkpoint_dir, identity, resumed, run, name=job.name)
         if run_id is not None:
             ctx.logged = run.logged_steps("train_loss")
         log.info("%s: %s", job.name, "resuming the interrupted run" if resumed else "training")

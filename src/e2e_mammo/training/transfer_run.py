@@ -44,8 +44,14 @@ from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame
 from e2e_mammo.io import atomic_write_csv
+from e2e_mammo.models.bundle import (
+    heatmap_head,
+    preprocess_record,
+    provenance_record,
+    save_bundle,
+)
 from e2e_mammo.models.input_transform import InputNormalization
-from e2e_mammo.models.saved import load_model, save_model
+from e2e_mammo.models.saved import load_model, read_payload
 from e2e_mammo.models.whole_image import whole_image_spec
 from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
 from e2e_mammo.preprocess.subsets import subset_counts, subset_images
@@ -59,7 +65,12 @@ from e2e_mammo.training.staged import schedule_from_config
 from e2e_mammo.training.transfer_plan import INITS as INITS
 from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS
 from e2e_mammo.training.transfer_plan import transfer_settings as transfer_settings
-from e2e_mammo.training.whole_run import A_SCORE, SCORE, build_from_patch_model
+from e2e_mammo.training.whole_run import (
+    A_SCORE,
+    SCORE,
+    build_from_patch_model,
+    patch_head_entry,
+)
 
 log = logging.getLogger(__name__)
 CHECKPOINT_INTERVAL_S = 60.0
@@ -82,6 +93,9 @@ class TransferInputs:
     out_dir: Path
     device: str = "auto"
     workers: int = 0
+    # recorded in the model bundle: the converter's intensity mapping, synthetic or real data
+    intensity: str = "minmax"
+    data: str = "real"
 
 
 def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
@@ -118,6 +132,31 @@ def _start_model(settings: Mapping[str, Any], inputs: TransferInputs, mean: floa
     for transform in transforms:
         transform.set_mean(mean)
     return model, spec
+
+
+def _init_heatmap_head(settings: Mapping[str, Any], inputs: TransferInputs) -> dict | None:
+    """The patch classifier's head the starting model carries (for the bundle's heatmap)."""
+    if settings["init"] == "whole_image":
+        return read_payload(inputs.init_model).get("heatmap_head")
+    return patch_head_entry(inputs.init_model, settings["patch_size"])
+
+
+def _write_cell_bundle(model, spec, settings, inputs: TransferInputs, metrics, source: str):
+    """Write the cell's ``model.pt`` as a model bundle (:mod:`e2e_mammo.models.bundle`)."""
+    return save_bundle(
+        inputs.out_dir / "model.pt",
+        model,
+        spec,
+        preprocess=preprocess_record(settings["image_size"], inputs.intensity, model),
+        provenance=provenance_record(
+            source,
+            data=inputs.data,
+            settings=settings,
+            data_files={"splits": inputs.splits_csv, "manifest": inputs.manifest_csv},
+            metrics=metrics,
+        ),
+        heatmap=heatmap_head(model, _init_heatmap_head(settings, inputs)),
+    )
 
 
 def training_images(
@@ -187,8 +226,8 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
     predictions = prediction_frame(REPORTED_SPLIT, scored, IMAGE_CLASSES, ids=reported)
     predictions = predictions.drop(columns=["png_path"], errors="ignore")
     atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
-    save_model(inputs.out_dir / "model.pt", model, "whole_image_classifier", spec)
     metrics = reported_metrics(predictions, settings["bootstrap"])
+    _write_cell_bundle(model, spec, settings, inputs, metrics, ctx.name)
     extra = {
         **subset_counts(used),
         "n_inner_val_images": int(len(inner)),

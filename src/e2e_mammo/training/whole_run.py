@@ -43,7 +43,15 @@ from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame
 from e2e_mammo.io import atomic_write_csv
-from e2e_mammo.models.saved import load_model, save_model
+from e2e_mammo.models.bundle import (
+    heatmap_head,
+    linear_head_entry,
+    preprocess_record,
+    provenance_record,
+    save_bundle,
+)
+from e2e_mammo.models.heatmap import heatmap_window
+from e2e_mammo.models.saved import load_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 from e2e_mammo.tracking import TrackingConfig, git_commit
 from e2e_mammo.training.augment import AugmentConfig
@@ -92,6 +100,9 @@ class WholeRowInputs:
     device: str = "auto"
     workers: int = 0
     activation_checkpointing: bool = False
+    # recorded in the model bundle: the converter's intensity mapping, synthetic or real data
+    intensity: str = "minmax"
+    data: str = "real"
 
 
 def split_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,6 +167,44 @@ def build_from_patch_model(
     return model
 
 
+def patch_head_entry(patch_model_path: Path, patch_size: int) -> dict:
+    """The ``heatmap_head`` bundle entry of the patch classifier saved at ``patch_model_path``."""
+    patch_model, _ = load_model(patch_model_path)
+    return linear_head_entry(patch_model.head, heatmap_window(int(patch_size)))
+
+
+def write_row_bundle(
+    model: torch.nn.Module,
+    settings: Mapping[str, Any],
+    inputs: WholeRowInputs,
+    metrics: Mapping[str, Any],
+    source: str,
+) -> Path:
+    """Write the row's ``model.pt`` as a model bundle (:mod:`e2e_mammo.models.bundle`)."""
+    spec = whole_image_spec(
+        settings["arch"],
+        settings["top"],
+        tuple(settings["image_size"]),
+        settings["patch_size"],
+        heatmap_activation=settings["heatmap_activation"],
+    )
+    fallback = patch_head_entry(inputs.patch_model, settings["patch_size"])
+    return save_bundle(
+        inputs.out_dir / "model.pt",
+        model,
+        spec,
+        preprocess=preprocess_record(settings["image_size"], inputs.intensity, model),
+        provenance=provenance_record(
+            source,
+            data=inputs.data,
+            settings=settings,
+            data_files={"splits": inputs.splits_csv, "manifest": inputs.manifest_csv},
+            metrics=metrics,
+        ),
+        heatmap=heatmap_head(model, fallback),
+    )
+
+
 def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs) -> JobOutcome:
     tables = image_split_tables(inputs.splits_csv, inputs.manifest_csv)
     size = tuple(settings["image_size"])
@@ -171,15 +220,8 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs)
     result = ctx.fit(model, train, val, cfg, dev, CHECKPOINT_INTERVAL_S)
     predictions = _score_splits(model, tables, datasets, dev, settings)
     atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
-    spec = whole_image_spec(
-        settings["arch"],
-        settings["top"],
-        tuple(settings["image_size"]),
-        settings["patch_size"],
-        heatmap_activation=settings["heatmap_activation"],
-    )
-    save_model(inputs.out_dir / "model.pt", model, "whole_image_classifier", spec)
     metrics = split_metrics(predictions, settings["bootstrap"])
+    write_row_bundle(model, settings, inputs, metrics, source=ctx.name)
     best = result.best_score if math.isfinite(result.best_score) else None
     extra = {
         "best_epoch": result.best_epoch,

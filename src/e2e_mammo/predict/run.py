@@ -1,0 +1,237 @@
+"""``e2e-mammo predict``: score mammograms with a model or ensemble bundle.
+
+:func:`predict` finds the inputs (:mod:`.inputs`), reads each as the pipeline did, scores them
+in batches with the bundle (:mod:`.scorer`, flip TTA by default) on CPU or CUDA, and writes the
+tables, heatmap overlays, failures (:mod:`.outputs`) and ``summary.json``. A bad input never
+stops the others: it is listed in ``failures.csv`` and on stderr. A rerun into the same folder
+skips the images already scored (:mod:`.journal`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import e2e_mammo
+from e2e_mammo.errors import ConfigError
+from e2e_mammo.io import atomic_write_json
+from e2e_mammo.logs import Progress
+from e2e_mammo.models.bundle import Bundle, load_bundle
+from e2e_mammo.predict import journal as jr
+from e2e_mammo.predict.inputs import MIN_SCALE, Found, InputError, LoadedImage, find_inputs
+from e2e_mammo.predict.inputs import read_input as read_input
+from e2e_mammo.predict.outputs import heatmap_name, write_overlay, write_tables
+from e2e_mammo.predict.scorer import BundleScorer, bundle_scorer
+
+log = logging.getLogger(__name__)
+#: ``predict``'s default model: the CBIS-DDSM ensemble bundle that ``make run`` leaves.
+DEFAULT_BUNDLE = Path("results/ensemble/cbis-ddsm/bundle.pt")
+#: Show a progress bar from this many images on.
+PROGRESS_FROM = 8
+SYNTHETIC_WARNING = (
+    "this model was trained on the built-in synthetic demo data: its scores say nothing about "
+    "real mammograms"
+)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How to score: device (``auto``/``cpu``/``cuda``), flip TTA, images per batch, the
+    smallest image side accepted (share of the model's input side), progress display."""
+
+    device: str = "auto"
+    tta: bool = True
+    batch_size: int = 1
+    min_scale: float = MIN_SCALE
+    progress: bool = True
+
+
+class _Run:
+    """The state of one predict run: rows, failures, the journal."""
+
+    def __init__(self, bundle: Bundle, out_dir: Path, options: PredictOptions) -> None:
+        self.bundle, self.out_dir, self.options = bundle, out_dir, options
+        self.rows: list[dict[str, Any]] = []
+        self.studies: list[str] = []
+        self.failures: list[dict[str, str]] = []
+        self.resumed = 0
+        score_options = {"tta": options.tta, "min_scale": options.min_scale}
+        self.run_key = jr.run_key(bundle.path, score_options)
+        self.done = jr.load_journal(out_dir)
+        self.journal = jr.Journal(out_dir)
+
+    def fail(self, file: Path | str, step: str, reason: str) -> None:
+        self.failures.append({"file": str(file), "step": step, "reason": reason})
+        print(f"predict: {file}: {reason}", file=sys.stderr, flush=True)
+
+    def reuse(self, path: Path) -> bool:
+        """Take an earlier run's row for ``path`` when its key matches and its heatmap exists."""
+        entry = self.done.get(jr.image_key(self.run_key, path))
+        if entry is None or not (self.out_dir / entry["row"]["heatmap"]).is_file():
+            return False
+        self.rows.append(dict(entry["row"]))
+        self.studies.append(entry.get("study", ""))
+        self.resumed += 1
+        return True
+
+    def record(self, image: LoadedImage, score: float, heatmap: np.ndarray) -> None:
+        name = heatmap_name(image.item.image_index)
+        write_overlay(self.out_dir / name, image.pixels, heatmap)
+        row = {
+            "image_index": image.item.image_index,
+            "file": str(image.item.path),
+            "exam": image.views.exam,
+            "laterality": image.views.laterality,
+            "view": image.views.view,
+            "malignant_pred": round(float(score), 6),
+            "heatmap": name,
+            "heatmap_max": round(float(heatmap.max()), 6),
+        }
+        study = jr.study_hash(image.study)
+        self.rows.append(row)
+        self.studies.append(study)
+        self.journal.append(jr.image_key(self.run_key, image.item.path), row, study)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def _batches(run: _Run, found: Found) -> Iterator[list[LoadedImage]]:
+    """Read the inputs not already scored, in batches; failures go to ``run``."""
+    batch: list[LoadedImage] = []
+    for item in found.images:
+        if run.reuse(item.path):
+            continue
+        try:
+            batch.append(read_input(item, run.bundle.preprocess, run.options.min_scale))
+        except InputError as exc:
+            run.fail(item.path, exc.step, exc.reason)
+        except Exception as exc:  # an unforeseen reader error must not stop the others
+            run.fail(item.path, "read", f"{type(exc).__name__}: {exc}")
+        if len(batch) >= run.options.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _score(scorer: BundleScorer, batch: list[LoadedImage], device, scale: float):
+    pixels = np.stack([image.pixels for image in batch])[:, None]
+    x = torch.from_numpy(pixels.astype(np.float32)).to(device) * scale
+    with torch.inference_mode():
+        scores, maps = scorer(x)
+    return scores.cpu().numpy(), maps.cpu().numpy()
+
+
+def _score_all(run: _Run, found: Found, scorer: BundleScorer, device, progress) -> None:
+    scale = float(run.bundle.preprocess["png_scale"])
+    for batch in _batches(run, found):
+        try:
+            scores, maps = _score(scorer, batch, device, scale)
+        except RuntimeError as exc:  # e.g. out of memory: these images fail, the rest go on
+            for image in batch:
+                run.fail(image.item.path, "score", f"{type(exc).__name__}: {exc}")
+            continue
+        for image, score, heatmap in zip(batch, scores, maps, strict=True):
+            run.record(image, score, heatmap)
+        progress(len(batch))
+
+
+def _assign_exams(rows: list[dict[str, Any]], studies: Sequence[str]) -> None:
+    """Images whose names give no exam: their DICOM study (``study-N``), else their folder."""
+    labels: dict[str, str] = {}
+    for row, study in zip(rows, studies, strict=True):
+        if row["exam"]:
+            continue
+        if study:
+            row["exam"] = labels.setdefault(study, f"study-{len(labels) + 1}")
+        else:
+            row["exam"] = row["image_index"].rpartition("/")[0] or "."
+
+
+def _progress(total: int, enabled: bool):
+    """A counter to call with each batch's size: a bar on a terminal, else progress lines."""
+    if not enabled or total < PROGRESS_FROM:
+        return lambda n: None, lambda: None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="image", desc="predict", file=sys.stderr)
+        return bar.update, bar.close
+    lines = Progress("predict", total)
+    return lines.tick, lambda: None
+
+
+def predict(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    model: str | Path = DEFAULT_BUNDLE,
+    options: PredictOptions | None = None,
+) -> dict[str, Any]:
+    """Score ``inputs`` (files and folders) with the bundle ``model`` into ``out_dir``; returns
+    the summary (also ``summary.json``). Raises ``BundleError`` for an unusable bundle and
+    ``ConfigError`` when nothing is found or the device is missing; input problems never raise.
+    """
+    started = time.monotonic()
+    options = options or PredictOptions()
+    out_dir = Path(out_dir)
+    bundle = load_bundle(model)
+    device = _device(options.device)
+    found = find_inputs(inputs)
+    if not found.images and not found.missing:
+        raise ConfigError(f"no DICOM or PNG files in {', '.join(map(str, inputs))}")
+    if bundle.provenance.get("data") == "synthetic":
+        print(f"predict: warning: {SYNTHETIC_WARNING}", file=sys.stderr)
+    run = _Run(bundle, out_dir, options)
+    for path, reason in found.missing:
+        run.fail(path, "find", reason)
+    scorer = bundle_scorer(bundle, options.tta).to(device)
+    tick, close = _progress(len(found.images), options.progress)
+    try:
+        _score_all(run, found, scorer, device, tick)
+    finally:
+        close()
+        run.journal.close()
+    _assign_exams(run.rows, run.studies)
+    written = write_tables(out_dir, run.rows, run.failures)
+    summary = _summary(run, found, device, written, time.monotonic() - started)
+    atomic_write_json(summary, out_dir / "summary.json")
+    return summary
+
+
+def _summary(run: _Run, found: Found, device, written, seconds: float) -> dict[str, Any]:
+    bundle, n = run.bundle, len(run.rows)
+    synthetic = bundle.provenance.get("data") == "synthetic"
+    return {
+        "model": str(bundle.path),
+        "model_kind": bundle.kind,
+        "members": [m.name for m in bundle.members],
+        "model_data": bundle.provenance.get("data", "unknown"),
+        "model_git_commit": bundle.provenance.get("git_commit"),
+        "model_created": bundle.provenance.get("created"),
+        "preprocess": {k: bundle.preprocess[k] for k in ("image_size", "intensity")},
+        "options": {**asdict(run.options), "device": str(device)},
+        "inputs": len(found.images) + len(found.missing),
+        "scored": n,
+        "resumed": run.resumed,
+        "failed": len(run.failures),
+        "ignored_files": found.ignored,
+        "heatmaps": any(m.heatmap is not None for m in bundle.members),
+        "outputs": {k: p.name for k, p in written.items()},
+        "seconds": round(seconds, 3),
+        "warnings": [SYNTHETIC_WARNING] if synthetic else [],
+        "e2e_mammo_version": e2e_mammo.__version__,
+    }
