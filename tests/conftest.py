@@ -23,3 +23,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The end-to-end pipeline module first: under ``-n 2 --dist loadfile`` (``make test``) its
     tiny pipeline then runs beside the other modules instead of after them."""
     items.sort(key=lambda item: item.path.name != "test_workflow.py")
+
+
+@pytest.fixture(scope="session")
+def predict_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny model bundles for the predict tests, built once per test process: ``ensemble``
+    (two VGG16 members at 64x48, ``m0`` without and ``m1`` with its own heatmap layer) and
+    ``m0``/``m1`` (the members' own bundles)."""
+    from predict_cases import tiny_ensemble
+
+    folder = tmp_path_factory.mktemp("predict_bundles")
+    ensemble = tiny_ensemble(folder)
+    return {"ensemble": ensemble, "m0": folder / "m0.pt", "m1": folder / "m1.pt"}

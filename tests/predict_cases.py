@@ -10,6 +10,7 @@ import torch
 
 from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 from e2e_mammo.models.bundle import (
+    heatmap_head,
     linear_head_entry,
     preprocess_record,
     provenance_record,
@@ -45,7 +46,7 @@ def tiny_bundle(
         provenance=provenance_record(
             f"test/{top}-{seed}", data=data, settings={"seed": seed}, data_files={}, metrics={}
         ),
-        heatmap=linear_head_entry(patch.head, 2) if model.heatmap is None else None,
+        heatmap=heatmap_head(model, linear_head_entry(patch.head, 2)),
     )
 
 

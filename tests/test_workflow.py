@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -367,6 +368,47 @@ def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
     assert ensemble.loc[1, "threshold_split"] == "fixed" and ensemble.loc[1, "eval_split"] == "val"
     for name in ("fig2_loss.png", "fig3a_roc.png", "fig3b_roc.png", "heatmap_overlays.png"):
         assert (pipeline / "results/figures" / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_ensemble_bundle_loads_alone_with_its_members_and_provenance(pipeline: Path) -> None:
+    from e2e_mammo.models.bundle import load_bundle
+
+    bundle = load_bundle(pipeline / "results/ensemble/cbis-ddsm/bundle.pt")
+    assert [m.name for m in bundle.members] == _cbis_members(pipeline)
+    assert bundle.preprocess["image_size"] == [192, 144]
+    assert bundle.provenance["data"] == "synthetic"
+    for member in bundle.members:
+        assert member.heatmap is not None
+        assert set(member.provenance["data_files"]) == {"splits", "manifest"}
+        assert member.provenance["metrics"]["val_a_auc"] is not None
+
+
+@pytest.mark.slow
+def test_predict_on_the_dicoms_gives_the_ensembles_scores(pipeline: Path, tmp_path: Path) -> None:
+    """``e2e-mammo predict FOLDER`` (default model: the ensemble bundle) on two test images'
+    original DICOMs reproduces the ensemble's scores of their converted PNGs."""
+    averaged = pd.read_csv(pipeline / "results/ensemble/cbis-ddsm/predictions.csv")
+    test = averaged[averaged["split"] == "test"].head(2)
+    manifest = pd.read_csv(pipeline / "results/converted/cbis-ddsm/manifest.csv")
+    dicoms = manifest.set_index("image_id").loc[test["image_id"], "dicom_path"]
+    folder = tmp_path / "dicoms"
+    folder.mkdir()
+    for image_id, dicom in dicoms.items():
+        (folder / f"{image_id}.dcm").symlink_to(pipeline / dicom)
+    cli = Path(sys.executable).with_name("e2e-mammo")
+    done = subprocess.run(
+        [str(cli), "predict", str(folder), "--out", str(tmp_path / "preds")],
+        cwd=pipeline,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    scored = pd.read_csv(tmp_path / "preds/image_predictions.csv").set_index("image_index")
+    expected = test.set_index("image_id")["score"]
+    np.testing.assert_allclose(scored.loc[expected.index, "malignant_pred"], expected, atol=1e-4)
+    assert (tmp_path / "preds/breast_predictions.csv").is_file()
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ the ``onnx`` and ``onnxscript`` packages: ``pip install 'e2e-mammo[export]'``.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,15 @@ def _onnx(scorer: torch.nn.Module, example: torch.Tensor, tmp: Path, meta: dict)
 
 
 def _torchscript(scorer: torch.nn.Module, example: torch.Tensor, tmp: Path, meta: dict) -> None:
-    with torch.no_grad():
-        traced = torch.jit.trace(scorer, (example,), check_trace=False)
-    torch.jit.save(traced, str(tmp), _extra_files={f"{METADATA_KEY}.json": json.dumps(meta)})
+    # The heatmap window is clipped to the feature map's size, which the trace fixes: right,
+    # since H and W are the bundle's. torch deprecates TorchScript in favour of torch.export
+    # (ONNX here); it still loads with torch.jit.load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        with torch.no_grad():
+            traced = torch.jit.trace(scorer, (example,), check_trace=False)
+        torch.jit.save(traced, str(tmp), _extra_files={f"{METADATA_KEY}.json": json.dumps(meta)})
 
 
 def export_bundle(

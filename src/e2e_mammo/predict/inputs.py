@@ -164,7 +164,7 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, Any]:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    cv2.setLogLevel(0)  # a broken file is reported in failures.csv, not by OpenCV's logger
+    cv2.utils.logging.setLogLevel(0)  # a broken file goes to failures.csv, not to the log
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise InputError("unreadable PNG (corrupt or truncated, or not a PNG)")

@@ -64,8 +64,9 @@ def overlay(pixels: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 
 
 def write_overlay(path: Path, pixels: np.ndarray, heatmap: np.ndarray) -> Path:
-    """Write :func:`overlay` as a PNG (fast compression) atomically."""
-    ok, encoded = cv2.imencode(".png", overlay(pixels, heatmap), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    """Write :func:`overlay` as a PNG atomically (OpenCV's default PNG settings: the fastest
+    measured, see bench/README.md on ``convert``)."""
+    ok, encoded = cv2.imencode(".png", overlay(pixels, heatmap))
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
     return atomic_write_bytes(encoded.tobytes(), path)

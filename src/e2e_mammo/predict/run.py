@@ -178,17 +178,18 @@ def _progress(total: int, enabled: bool):
 def predict(
     inputs: Sequence[str | Path],
     out_dir: str | Path,
-    model: str | Path = DEFAULT_BUNDLE,
+    model: str | Path | Bundle = DEFAULT_BUNDLE,
     options: PredictOptions | None = None,
 ) -> dict[str, Any]:
-    """Score ``inputs`` (files and folders) with the bundle ``model`` into ``out_dir``; returns
+    """Score ``inputs`` (files and folders) with the bundle ``model`` (a path, or a bundle
+    already loaded) into ``out_dir``; returns
     the summary (also ``summary.json``). Raises ``BundleError`` for an unusable bundle and
     ``ConfigError`` when nothing is found or the device is missing; input problems never raise.
     """
     started = time.monotonic()
     options = options or PredictOptions()
     out_dir = Path(out_dir)
-    bundle = load_bundle(model)
+    bundle = model if isinstance(model, Bundle) else load_bundle(model)
     device = _device(options.device)
     found = find_inputs(inputs)
     if not found.images and not found.missing:

@@ -1,0 +1,125 @@
+"""Finding and reading predict's inputs: the converter's pixels, and a reason for each bad one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from convert_cases import read_png, run_convert
+from predict_cases import mammogram, write_mammogram_dicom, write_png
+
+from e2e_mammo.predict.inputs import InputError, InputFile, find_inputs, read_input
+
+PRE = {"image_size": [32, 24], "intensity": "minmax"}
+
+
+def _item(path, kind):
+    return InputFile(path, path.stem, kind)
+
+
+def test_find_inputs_searches_folders_and_ignores_other_files(tmp_path):
+    root = tmp_path / "in"
+    write_png(root / "a" / "1_L_CC.png", mammogram(0))
+    dcm = write_mammogram_dicom(root / "b" / "X.DCM", mammogram(1))
+    bare = root / "b" / "IMG0001"
+    bare.write_bytes(dcm.read_bytes())
+    (root / "notes.txt").write_text("x")
+    found = find_inputs([root, root / "a" / "1_L_CC.png", tmp_path / "missing"])
+    assert [(i.image_index, i.kind) for i in found.images] == [
+        ("a/1_L_CC", "png"),
+        ("b/IMG0001", "dicom"),
+        ("b/X", "dicom"),
+    ]
+    assert found.ignored == [str(root / "notes.txt")]
+    assert found.missing == [(str(tmp_path / "missing"), "no such file or folder")]
+
+
+def test_a_named_file_of_another_type_is_tried_and_fails(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (item,) = find_inputs([photo]).images
+    with pytest.raises(InputError, match="not a DICOM or PNG file"):
+        read_input(item, PRE)
+
+
+def test_dicom_pixels_are_the_converters(tmp_path):
+    pixels = mammogram(2, (128, 96))
+    dcm = write_mammogram_dicom(
+        tmp_path / "m1.dcm", pixels, photometric="MONOCHROME1", window=(30000, 40000)
+    )
+    row = {"image_id": "m1", "patient_id": "P", "label": 0, "split": "train", "dicom_path": dcm}
+    pd.DataFrame([row]).to_csv(tmp_path / "images.csv", index=False)
+    result = run_convert(tmp_path / "images.csv", tmp_path / "conv", size=tuple(PRE["image_size"]))
+    converted = read_png(result.manifest["png_path"].iloc[0])
+    loaded = read_input(_item(dcm, "dicom"), PRE)
+    np.testing.assert_array_equal(loaded.pixels, converted)
+
+
+def test_monochrome1_reads_bright_where_dense(tmp_path):
+    pixels = mammogram(3)
+    m2 = read_input(_item(write_mammogram_dicom(tmp_path / "a.dcm", pixels), "dicom"), PRE)
+    inverted = write_mammogram_dicom(
+        tmp_path / "b.dcm", (65535 - pixels).astype(np.uint16), photometric="MONOCHROME1"
+    )
+    m1 = read_input(_item(inverted, "dicom"), PRE)
+    assert np.abs(m1.pixels.astype(int) - m2.pixels.astype(int)).max() <= 1
+
+
+def test_eight_bit_png_reads_like_sixteen_bit(tmp_path):
+    image8 = (mammogram(4) >> 8).astype(np.uint8)
+    a = read_input(_item(write_png(tmp_path / "a.png", image8), "png"), PRE)
+    b = read_input(_item(write_png(tmp_path / "b.png", image8.astype(np.uint16) * 257), "png"), PRE)
+    np.testing.assert_array_equal(a.pixels, b.pixels)
+
+
+def test_grey_saved_as_rgb_is_accepted(tmp_path):
+    grey = (mammogram(5) >> 8).astype(np.uint8)
+    path = write_png(tmp_path / "rgb.png", np.dstack([grey] * 3))
+    assert read_input(_item(path, "png"), PRE).pixels.shape == (32, 24)
+
+
+def test_colour_photo_is_refused(tmp_path):
+    grey = (mammogram(5) >> 8).astype(np.uint8)
+    path = write_png(tmp_path / "c.png", np.dstack([grey, grey // 2, grey]))
+    with pytest.raises(InputError, match="colour image"):
+        read_input(_item(path, "png"), PRE)
+
+
+def test_truncated_png_is_refused(tmp_path):
+    path = write_png(tmp_path / "t.png", mammogram(6))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        read_input(_item(path, "png"), PRE)
+
+
+def test_truncated_dicom_is_refused(tmp_path):
+    path = write_mammogram_dicom(tmp_path / "t.dcm", mammogram(7))
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(InputError, match="truncated"):
+        read_input(_item(path, "dicom"), PRE)
+
+
+def test_non_mammography_dicom_is_refused(tmp_path):
+    path = write_mammogram_dicom(tmp_path / "ct.dcm", mammogram(8), modality="CT")
+    with pytest.raises(InputError, match="not a mammogram: DICOM Modality is 'CT'"):
+        read_input(_item(path, "dicom"), PRE)
+
+
+def test_far_smaller_image_is_refused(tmp_path):
+    path = write_png(tmp_path / "s.png", mammogram(9, (15, 40)))
+    with pytest.raises(InputError, match="15x40, far smaller than the model's input 32x24"):
+        read_input(_item(path, "png"), PRE)
+
+
+def test_binary_mask_is_refused(tmp_path):
+    mask = np.zeros((64, 48), np.uint8)
+    mask[10:30, 10:20] = 255
+    with pytest.raises(InputError, match="binary image"):
+        read_input(_item(write_png(tmp_path / "m.png", mask), "png"), PRE)
+
+
+def test_constant_image_is_refused(tmp_path):
+    path = write_png(tmp_path / "k.png", np.full((64, 48), 900, np.uint16))
+    with pytest.raises(InputError, match="constant image") as info:
+        read_input(_item(path, "png"), PRE)
+    assert info.value.step == "preprocess"
