@@ -27,6 +27,8 @@ dvc-remote: .dvc/config.local
 run: $(STAMP) .dvc/config.local
 	MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true \
 	$(BIN)/snakemake all --cores $(CORES) --resources gpu=1
+	@echo "Score mammograms with the trained ensemble (results/ensemble/cbis-ddsm/bundle.pt):"
+	@echo "  $(BIN)/e2e-mammo predict FOLDER_OR_FILES --out preds"
 
 test: $(STAMP)
 	@# --dist loadfile: a test module stays on one worker, so the tiny pipeline of test_workflow.py runs once

@@ -16,7 +16,7 @@ from predict_cases import (
 )
 
 from e2e_mammo.cli import main
-from e2e_mammo.predict.run import predict
+from e2e_mammo.predict.run import PredictOptions, predict
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,19 @@ def test_a_folder_without_images_exits_with_2(tmp_path, bundle, capsys):
         ["predict", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--model", str(bundle)]
     )
     assert code == 2 and "no DICOM or PNG files" in capsys.readouterr().err
+
+
+def test_the_default_model_missing_says_how_to_make_it(tmp_path, monkeypatch, capsys):
+    write_png(tmp_path / "x.png", mammogram(0))
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "x.png", "--out", "o"]) == 2
+    assert "made by `make run`" in capsys.readouterr().err
+
+
+def test_many_images_show_progress_in_batches(tmp_path, bundle, capsys):
+    for i in range(8):
+        write_png(tmp_path / "in" / f"{i}_R_MLO.png", mammogram(i))
+    options = PredictOptions(batch_size=3)
+    summary = predict([tmp_path / "in"], tmp_path / "out", bundle, options)
+    assert summary["scored"] == 8
+    assert "predict: 8/8 (100%)" in capsys.readouterr().err

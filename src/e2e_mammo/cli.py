@@ -100,7 +100,13 @@ def cmd_split(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from e2e_mammo.predict.run import PredictOptions, predict
+    from e2e_mammo.predict.run import DEFAULT_BUNDLE, PredictOptions, predict
+
+    if Path(args.model) == DEFAULT_BUNDLE and not DEFAULT_BUNDLE.is_file():
+        raise ConfigError(
+            f"no model: the default bundle {DEFAULT_BUNDLE} is made by `make run` (run it in "
+            "this folder first), or pass --model BUNDLE"
+        )
 
     options = PredictOptions(
         device=args.device,

@@ -109,18 +109,22 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batches(run: _Run, found: Found) -> Iterator[list[LoadedImage]]:
-    """Read the inputs not already scored, in batches; failures go to ``run``."""
+def _batches(run: _Run, found: Found, tick) -> Iterator[list[LoadedImage]]:
+    """Read the inputs not already scored, in batches; failures go to ``run``; ``tick`` counts
+    the inputs done without scoring (resumed, failed)."""
     batch: list[LoadedImage] = []
     for item in found.images:
         if run.reuse(item.path):
+            tick(1)
             continue
         try:
             batch.append(read_input(item, run.bundle.preprocess, run.options.min_scale))
         except InputError as exc:
             run.fail(item.path, exc.step, exc.reason)
+            tick(1)
         except Exception as exc:  # an unforeseen reader error must not stop the others
             run.fail(item.path, "read", f"{type(exc).__name__}: {exc}")
+            tick(1)
         if len(batch) >= run.options.batch_size:
             yield batch
             batch = []
@@ -136,18 +140,18 @@ def _score(scorer: BundleScorer, batch: list[LoadedImage], device, scale: float)
     return scores.cpu().numpy(), maps.cpu().numpy()
 
 
-def _score_all(run: _Run, found: Found, scorer: BundleScorer, device, progress) -> None:
+def _score_all(run: _Run, found: Found, scorer: BundleScorer, device, tick) -> None:
     scale = float(run.bundle.preprocess["png_scale"])
-    for batch in _batches(run, found):
+    for batch in _batches(run, found, tick):
         try:
             scores, maps = _score(scorer, batch, device, scale)
         except RuntimeError as exc:  # e.g. out of memory: these images fail, the rest go on
             for image in batch:
                 run.fail(image.item.path, "score", f"{type(exc).__name__}: {exc}")
-            continue
-        for image, score, heatmap in zip(batch, scores, maps, strict=True):
-            run.record(image, score, heatmap)
-        progress(len(batch))
+        else:
+            for image, score, heatmap in zip(batch, scores, maps, strict=True):
+                run.record(image, score, heatmap)
+        tick(len(batch))
 
 
 def _assign_exams(rows: list[dict[str, Any]], studies: Sequence[str]) -> None:
