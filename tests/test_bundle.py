@@ -94,3 +94,11 @@ def test_members_must_share_the_image_size(tmp_path, bundles, monkeypatch):
     torch.save(payload, other)
     with pytest.raises(BundleError, match="disagree on image_size"):
         save_ensemble_bundle(tmp_path / "e.pt", [("a", bundles["single"]), ("b", other)], {})
+
+
+def test_a_network_that_cannot_be_rebuilt_is_a_bundle_error(tmp_path, bundles):
+    payload = read_payload(bundles["single"])
+    payload["spec"]["top"] = {"type": "transformer"}
+    torch.save(payload, tmp_path / "broken.pt")
+    with pytest.raises(BundleError, match="broken.pt: cannot rebuild"):
+        load_bundle(tmp_path / "broken.pt")

@@ -8,6 +8,7 @@ import pytest
 from convert_cases import read_png, run_convert
 from predict_cases import mammogram, write_mammogram_dicom, write_png
 
+from e2e_mammo.data.whole_images import read_png16
 from e2e_mammo.predict.inputs import InputError, InputFile, find_inputs, read_input
 
 PRE = {"image_size": [32, 24], "intensity": "minmax"}
@@ -17,21 +18,45 @@ def _item(path, kind):
     return InputFile(path, path.stem, kind)
 
 
-def test_find_inputs_searches_folders_and_ignores_other_files(tmp_path):
+def test_find_inputs_searches_a_folder_and_ignores_other_files(tmp_path):
     root = tmp_path / "in"
     write_png(root / "a" / "1_L_CC.png", mammogram(0))
     dcm = write_mammogram_dicom(root / "b" / "X.DCM", mammogram(1))
-    bare = root / "b" / "IMG0001"
-    bare.write_bytes(dcm.read_bytes())
+    (root / "b" / "1.2.840.5.504").write_bytes(dcm.read_bytes())  # a PACS export's UID name
     (root / "notes.txt").write_text("x")
-    found = find_inputs([root, root / "a" / "1_L_CC.png", tmp_path / "missing"])
+    write_png(root / ".cache" / "h.png", mammogram(2))  # hidden: passed over
+    found = find_inputs([root])
     assert [(i.image_index, i.kind) for i in found.images] == [
         ("a/1_L_CC", "png"),
-        ("b/IMG0001", "dicom"),
+        ("b/1.2.840.5.504", "dicom"),
         ("b/X", "dicom"),
     ]
     assert found.ignored == [str(root / "notes.txt")]
+
+
+def test_several_inputs_keep_their_folders_in_the_index(tmp_path):
+    write_png(tmp_path / "siteA" / "1_L_CC.png", mammogram(0))
+    write_png(tmp_path / "siteB" / "1_L_CC.png", mammogram(1))
+    found = find_inputs([tmp_path / "siteA", tmp_path / "siteB", tmp_path / "missing"])
+    indices = [i.image_index for i in found.images]
+    assert indices == [f"{tmp_path.as_posix()}/site{s}/1_L_CC" for s in "AB"]
     assert found.missing == [(str(tmp_path / "missing"), "no such file or folder")]
+
+
+def test_files_named_directly_keep_their_path_and_clashes_are_numbered(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_png(tmp_path / "p1" / "L_CC.png", mammogram(0))
+    write_png(tmp_path / "a.png", mammogram(1))
+    write_mammogram_dicom(tmp_path / "a.dcm", mammogram(2))
+    found = find_inputs(["p1/L_CC.png", "a.png", "a.dcm"])
+    assert [i.image_index for i in found.images] == ["p1/L_CC", "a", "a~2"]
+
+
+def test_the_output_folder_inside_the_input_is_not_searched(tmp_path):
+    write_png(tmp_path / "1_L_CC.png", mammogram(0))
+    write_png(tmp_path / "preds" / "heatmaps" / "1_L_CC.png", mammogram(1))
+    found = find_inputs([tmp_path], exclude=tmp_path / "preds")
+    assert [i.image_index for i in found.images] == ["1_L_CC"]
 
 
 def test_a_named_file_of_another_type_is_tried_and_fails(tmp_path):
@@ -70,6 +95,19 @@ def test_eight_bit_png_reads_like_sixteen_bit(tmp_path):
     a = read_input(_item(write_png(tmp_path / "a.png", image8), "png"), PRE)
     b = read_input(_item(write_png(tmp_path / "b.png", image8.astype(np.uint16) * 257), "png"), PRE)
     np.testing.assert_array_equal(a.pixels, b.pixels)
+
+
+def test_the_converters_png_is_read_as_training_reads_it(tmp_path):
+    image = mammogram(3, (32, 24))
+    image[0, 0] = 5  # not stretched to 0 by a second min-max
+    path = write_png(tmp_path / "c.png", image)
+    np.testing.assert_array_equal(read_input(_item(path, "png"), PRE).pixels, read_png16(path))
+
+
+def test_grey_with_alpha_is_accepted(tmp_path):
+    grey = (mammogram(5) >> 8).astype(np.uint8)
+    path = write_png(tmp_path / "ga.png", np.dstack([grey, grey, grey, np.full_like(grey, 255)]))
+    assert read_input(_item(path, "png"), PRE).pixels.shape == (32, 24)
 
 
 def test_grey_saved_as_rgb_is_accepted(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from e2e_mammo.predict.journal import JOURNAL_NAME, Journal, image_key, load_journal, study_hash
+from e2e_mammo.predict.journal import JOURNAL_NAME, Journal, image_key, load_journal
 
 
 def test_image_key_changes_when_the_input_changes(tmp_path):
@@ -18,14 +18,8 @@ def test_image_key_changes_when_the_input_changes(tmp_path):
 
 def test_a_torn_last_line_is_skipped(tmp_path):
     journal = Journal(tmp_path)
-    journal.append("k1", {"image_index": "a"}, "")
+    journal.append("k1", {"image_index": "a"})
     journal.close()
     with (tmp_path / JOURNAL_NAME).open("a") as handle:
         handle.write('{"key": "k2", "ro')
     assert list(load_journal(tmp_path)) == ["k1"]
-
-
-def test_study_hash_hides_the_uid():
-    uid = "1.2.826.0.1.3680043.8.498.1"
-    assert uid not in study_hash(uid) and len(study_hash(uid)) == 16
-    assert study_hash("") == ""

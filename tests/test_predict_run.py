@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 
@@ -24,11 +26,19 @@ def bundle(predict_bundles):
     return predict_bundles["ensemble"]
 
 
+STUDY_UID, SOP_UID = "1.2.826.0.1.3680043.8.498.777", "1.2.826.0.1.3680043.8.498.778"
+
+
 def _good_inputs(root):
     write_png(root / "1_L_CC.png", mammogram(1))
     write_png(root / "1_R_CC.png", mammogram(2))
     write_mammogram_dicom(
-        root / "clinic" / "a.dcm", mammogram(3), image_laterality="L", view_position="MLO"
+        root / "clinic" / "a.dcm",
+        mammogram(3),
+        image_laterality="L",
+        view_position="MLO",
+        study_uid=STUDY_UID,
+        sop_instance_uid=SOP_UID,
     )
     return root
 
@@ -39,12 +49,14 @@ def mixed_run(tmp_path_factory, bundle):
     write_mammogram_dicom(root / "ct.dcm", mammogram(4), modality="CT")
     write_png(root / "tiny.png", mammogram(5, (10, 8)))
     out = root.parent / "out"
-    code = main(["predict", str(root), "--out", str(out), "--model", str(bundle), "--quiet"])
-    return code, root, out
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["predict", str(root), "--out", str(out), "--model", str(bundle), "--quiet"])
+    return code, root, out, stderr.getvalue()
 
 
 def test_some_failures_exit_with_1_and_are_listed(mixed_run):
-    code, root, out = mixed_run
+    code, root, out, _ = mixed_run
     failures = pd.read_csv(out / "failures.csv")
     assert code == 1
     assert failures["file"].tolist() == [str(root / "ct.dcm"), str(root / "tiny.png")]
@@ -52,7 +64,7 @@ def test_some_failures_exit_with_1_and_are_listed(mixed_run):
 
 
 def test_scored_images_have_rows_heatmaps_and_breasts(mixed_run):
-    _, _, out = mixed_run
+    _, _, out, _ = mixed_run
     images = pd.read_csv(out / "image_predictions.csv", keep_default_na=False)
     breasts = pd.read_csv(out / "breast_predictions.csv")
     assert images["image_index"].tolist() == ["1_L_CC", "1_R_CC", "clinic/a"]
@@ -67,19 +79,33 @@ def test_scored_images_have_rows_heatmaps_and_breasts(mixed_run):
 
 
 def test_summary_counts_and_warns_about_a_synthetic_model(mixed_run):
-    _, _, out = mixed_run
+    _, _, out, _ = mixed_run
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["inputs"], summary["scored"], summary["failed"]) == (5, 3, 2)
     assert summary["model_kind"] == "ensemble" and summary["members"] == ["m0", "m1"]
     assert "synthetic" in summary["warnings"][0]
 
 
-def test_no_dicom_identifier_reaches_any_output(mixed_run):
-    _, _, out = mixed_run
+def test_no_dicom_identifier_reaches_any_output_or_stderr(mixed_run):
+    _, _, out, stderr = mixed_run
+    secrets = (PATIENT_NAME, PATIENT_ID, STUDY_UID, SOP_UID)
     for path in out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            assert PATIENT_NAME.encode() not in data and PATIENT_ID.encode() not in data, path
+            assert not any(s.encode() in data for s in secrets), path
+    assert "Modality is 'CT'" in stderr and not any(s in stderr for s in secrets)
+
+
+def test_a_dicom_without_a_study_falls_back_to_its_folder(tmp_path, bundle):
+    import pydicom
+
+    path = write_mammogram_dicom(tmp_path / "in" / "x" / "b.dcm", mammogram(6), laterality="R")
+    ds = pydicom.dcmread(path)
+    del ds.StudyInstanceUID
+    ds.save_as(path)
+    predict([tmp_path / "in"], tmp_path / "out", bundle)
+    images = pd.read_csv(tmp_path / "out" / "image_predictions.csv")
+    assert images[["exam", "laterality"]].values.tolist() == [["x", "R"]]
 
 
 def test_all_scored_exits_with_0_and_a_rerun_resumes(tmp_path, bundle):

@@ -152,3 +152,12 @@ def test_inner_validation_keeps_the_best_epoch_of_held_out_training_patients(tmp
     history = pd.read_csv(tmp_path / "history.csv")
     assert len(history) == 2 and history["val_loss"].notna().all()  # the inner split is scored
     assert 1 <= result["best_epoch"] <= 2 and result["select"] == "inner_val"
+
+
+def test_cells_write_bundles_with_the_patch_classifiers_heatmap_head(cells):
+    from e2e_mammo.models.bundle import load_bundle
+
+    for init in ("whole_image", "patch_only"):
+        bundle = load_bundle(cells[0][init][0] / "model.pt")
+        assert bundle.members[0].heatmap is not None, init
+        assert bundle.provenance["source"].startswith(f"table4/{init}/")

@@ -61,3 +61,19 @@ def test_checkpoints_are_gone_and_history_written(trained):
     out, _ = trained
     assert not (out / "checkpoints" / "checkpoint.pt").exists()
     assert len(pd.read_csv(out / "history.csv")) == 2
+
+
+def test_model_is_a_bundle_with_preprocessing_provenance_and_its_own_heatmap(trained):
+    from e2e_mammo.models.bundle import load_bundle
+    from e2e_mammo.tracking import file_md5
+
+    out, result = trained
+    bundle = load_bundle(out / "model.pt")
+    (member,) = bundle.members
+    assert bundle.preprocess["image_size"] == list(SIZE)
+    assert bundle.preprocess["intensity"] == "minmax"
+    assert member.heatmap_source == "the model's heatmap layer"
+    provenance = bundle.provenance
+    assert provenance["source"] == "table2/tiny" and provenance["data"] == "real"
+    assert provenance["data_files"]["manifest"] == file_md5(out.parent / "manifest.csv")
+    assert provenance["metrics"]["test_auc"] == result["test_auc"]

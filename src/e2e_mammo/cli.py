@@ -138,6 +138,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], got {text}")
+    return value
+
+
 def _add_predict(sub) -> None:
     from e2e_mammo.predict.run import DEFAULT_BUNDLE
 
@@ -157,7 +164,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     p.add_argument(
         "--min-scale",
-        type=float,
+        type=_share,
         default=0.5,
         help="refuse images with a side under this share of the model's input side",
     )

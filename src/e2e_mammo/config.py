@@ -49,7 +49,9 @@ def is_synthetic(root: str) -> bool:
     return root == SYNTHETIC
 
 
-def data_kind(config: dict, dataset: str) -> str:
-    """``"synthetic"`` when the workflow config's ``data.<dataset>.root`` is the built-in
+def data_kind(config: dict, *datasets: str) -> str:
+    """``"synthetic"`` when the workflow config's ``data.<dataset>.root`` of any of
+    ``datasets`` (a model trained on one and fine-tuned on another: both) is the built-in
     synthetic dataset, else ``"real"`` (recorded in model bundles; predict warns on synthetic)."""
-    return "synthetic" if is_synthetic(config["data"][dataset]["root"]) else "real"
+    synthetic = any(is_synthetic(config["data"][d]["root"]) for d in datasets)
+    return "synthetic" if synthetic else "real"

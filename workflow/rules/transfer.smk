@@ -102,6 +102,6 @@ rule inbreast_ensemble:
         eval_split="val",
         threshold=config["transfer"]["threshold"],
         fixed_members=True,
-        data=data_kind(config, "inbreast"),
+        data=data_kind(config, "cbis_ddsm", "inbreast"),
     script:
         "../scripts/ensemble.py"

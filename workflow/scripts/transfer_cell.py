@@ -21,7 +21,7 @@ def main() -> None:
         workers=int(snakemake.config["whole_image"]["workers"]),
         # recorded in the model bundle (the converted data already carries them)
         intensity=snakemake.config["convert"]["intensity"],
-        data=data_kind(snakemake.config, "inbreast"),
+        data=data_kind(snakemake.config, "cbis_ddsm", "inbreast"),
     )
     transfer_cell(
         snakemake.wildcards.model,

@@ -99,13 +99,15 @@ def run_ensemble(
     """
     files = [Path(p) for p in result_files]
     results = [json.loads(p.read_text()) for p in files]
-    if fixed_members:
-        members = [r["row"] for r in results]
-    else:
-        members = select_members(candidate_scores(results), k)
+    members = (
+        [r["row"] for r in results]
+        if fixed_members
+        else select_members(candidate_scores(results), k)
+    )
     folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
-    frames = {m: pd.read_csv(folder[m] / "predictions.csv") for m in members}
-    averaged = average_predictions(frames, score=ENSEMBLE_SCORE)
+    averaged = average_predictions(
+        {m: pd.read_csv(folder[m] / "predictions.csv") for m in members}, score=ENSEMBLE_SCORE
+    )
     summary = ensemble_summary(
         averaged,
         members=members,
@@ -120,26 +122,26 @@ def run_ensemble(
     atomic_write_csv(averaged, out_dir / "predictions.csv")
     which = "fine-tuned members" if fixed_members else "best models"
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
-    curves = _roc_curves(averaged, members, eval_split)
-    plot_roc_curves(curves, roc_png or out_dir / "roc.png", title)
-    if roc_points_csv is not None:  # the ensemble's curve as DVC plot data
-        evaluated = averaged[averaged["split"] == eval_split]
-        atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), roc_points_csv)
+    _write_roc(averaged, members, eval_split, roc_png or out_dir / "roc.png", roc_points_csv, title)
     run_id = _track(summary, members, results, tracking, dataset, fixed_members)
     _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     if bundle is not None:
-        selection = "given (fine-tuned members)" if fixed_members else f"highest {SELECTION_KEY}"
-        provenance = {
-            "source": f"ensemble/{dataset}",
-            "data": data,
-            "members": members,
-            "selection": selection,
-            "metrics": _plain(summary),
-        }
+        selection = "given (fine-tuned members)" if fixed_members else f"{k} best {SELECTION_KEY}"
+        provenance = {"source": f"ensemble/{dataset}", "data": data, "members": members}
+        provenance.update(selection=selection, bootstrap=dict(bootstrap), metrics=_plain(summary))
         write_ensemble_bundle(bundle, [(m, folder[m] / "model.pt") for m in members], provenance)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
+
+
+def _write_roc(averaged, members, split: str, png: Path, points: Path | None, title: str) -> None:
+    """The ROC figure of the members and the ensemble on ``split`` (and the ensemble's curve as
+    DVC plot data in ``points``)."""
+    plot_roc_curves(_roc_curves(averaged, members, split), png, title)
+    if points is not None:
+        evaluated = averaged[averaged["split"] == split]
+        atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), points)
 
 
 def write_ensemble_bundle(

@@ -66,6 +66,7 @@ class Member:
     heatmap: PatchHeatmap | None
     spec: dict[str, Any]
     provenance: dict[str, Any]
+    heatmap_source: str = ""
 
 
 @dataclass
@@ -117,11 +118,15 @@ def provenance_record(
         "metrics": _plain(metrics),
         "git_commit": git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {
-            "e2e_mammo": e2e_mammo.__version__,
-            "torch": str(torch.__version__),
-            "python": platform.python_version(),
-        },
+        "versions": _versions(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "e2e_mammo": e2e_mammo.__version__,
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
     }
 
 
@@ -201,6 +206,7 @@ def save_ensemble_bundle(
             **_plain(provenance),
             "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": _versions(),
         },
     }
     return atomic_write(path, lambda tmp: torch.save(bundle, tmp))
@@ -237,20 +243,29 @@ def _check_model_payload(path: str | Path, payload: Mapping[str, Any]) -> None:
         )
 
 
-def _member(payload: Mapping[str, Any], name: str) -> Member:
-    model, spec = model_from_payload(payload)
-    head = payload.get("heatmap_head")
-    heatmap = None
-    if head:
-        weight = head["weight"]
-        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=head.get("bias") is not None)
-        with torch.no_grad():
-            linear.weight.copy_(weight)
-            if head.get("bias") is not None:
-                linear.bias.copy_(head["bias"])
-        heatmap = PatchHeatmap(linear, int(head["window"]), "softmax").eval()
+def _heatmap(head: Mapping[str, Any] | None) -> PatchHeatmap | None:
+    if not head:
+        return None
+    weight = head["weight"]
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=head.get("bias") is not None)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if head.get("bias") is not None:
+            linear.bias.copy_(head["bias"])
+    return PatchHeatmap(linear, int(head["window"]), "softmax").eval()
+
+
+def _member(path: Path, payload: Mapping[str, Any], name: str) -> Member:
+    """Rebuild one member; any failure is a :class:`BundleError` naming the file and member."""
+    _check_model_payload(path, payload)
+    try:
+        model, spec = model_from_payload(payload)
+        heatmap = _heatmap(payload.get("heatmap_head"))
+    except Exception as exc:
+        raise BundleError(path, f"cannot rebuild {name}: {type(exc).__name__}: {exc}") from None
     provenance = dict(payload.get("provenance") or {})
-    return Member(name, model, heatmap, spec, provenance)
+    source = (payload.get("heatmap_head") or {}).get("source", "none")
+    return Member(name, model, heatmap, spec, provenance, source)
 
 
 def _payload(path: Path) -> dict[str, Any]:
@@ -279,23 +294,24 @@ def load_bundle(path: str | Path) -> Bundle:
 
     Raises:
         BundleError: a missing or unreadable file, a format this version does not read, a
-            patch classifier, a model saved before bundles, or members that disagree on
-            preprocessing.
+            patch classifier, a model saved before bundles, a network that cannot be rebuilt
+            from its description, or members that disagree on preprocessing.
     """
     path = Path(path)
     payload = _payload(path)
     if payload.get("kind") == ENSEMBLE:
-        for item in payload["members"]:
-            _check_model_payload(path, item)
-        members = [_member(item, item["name"]) for item in payload["members"]]
-        preprocess = _shared_preprocess(path, payload["members"])
-        return Bundle(path, ENSEMBLE, members, preprocess, dict(payload["provenance"]))
-    _check_model_payload(path, payload)
+        items = payload.get("members")
+        if not isinstance(items, list) or not items:
+            raise BundleError(path, "an ensemble bundle without members")
+        for item in items:
+            if item.get("format") not in READABLE_FORMATS:
+                raise BundleError(path, f"member {item.get('name')}: format {item.get('format')!r}")
+        members = [_member(path, item, str(item.get("name"))) for item in items]
+        preprocess = _shared_preprocess(path, items)
+        return Bundle(path, ENSEMBLE, members, preprocess, dict(payload.get("provenance") or {}))
     provenance = dict(payload.get("provenance") or {})
-    name = str(provenance.get("source", path.parent.name))
-    member = _member(payload, name)
-    preprocess = dict(payload["preprocess"])
-    return Bundle(path, WHOLE_IMAGE, [member], preprocess, provenance)
+    member = _member(path, payload, str(provenance.get("source", path.parent.name)))
+    return Bundle(path, WHOLE_IMAGE, [member], dict(payload["preprocess"]), provenance)
 
 
 __all__ = [

@@ -16,7 +16,8 @@ a message or a result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,36 +93,69 @@ def file_kind(path: Path) -> str:
     return "unknown"
 
 
-def _folder_images(folder: Path) -> tuple[list[Path], list[str]]:
+def _known_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return suffix if suffix in (*DICOM_SUFFIXES, PNG_SUFFIX) else ""
+
+
+def _folder_images(folder: Path, exclude: Path | None) -> tuple[list[Path], list[str]]:
+    """Images below ``folder`` (sorted), and the other files; hidden files and anything under
+    ``exclude`` (predict's own output folder) are passed over."""
     images, ignored = [], []
+    skip = exclude.resolve() if exclude is not None else None
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        suffix = path.suffix.lower()
-        if suffix in (*DICOM_SUFFIXES, PNG_SUFFIX) or (not suffix and _has_dicom_marker(path)):
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative):
+            continue
+        if skip is not None and path.resolve().is_relative_to(skip):
+            continue
+        # PACS exports name files by UID (``1.2.840....504``): no known suffix, check the marker
+        if _known_suffix(path) or _has_dicom_marker(path):
             images.append(path)
         else:
             ignored.append(str(path))
     return images, ignored
 
 
-def _index(path: Path, root: Path | None) -> str:
-    relative = path.relative_to(root) if root is not None else Path(path.name)
-    return relative.with_suffix("").as_posix() if relative.suffix else relative.as_posix()
+def _index(path: Path, base: Path | None, prefix: str) -> str:
+    """``path`` below ``base`` (or as given), ``prefix/`` first, a known suffix removed."""
+    relative = path.relative_to(base).as_posix() if base is not None else path.as_posix()
+    suffix = _known_suffix(path)
+    if suffix:
+        relative = relative[: -len(suffix)]
+    return f"{prefix}/{relative}" if prefix else relative
 
 
-def find_inputs(paths: Iterable[str | Path]) -> Found:
-    """The images named by ``paths`` (files and folders), in order, each once; an image index
-    shared by two inputs gets the input's full path instead."""
+def _unique(index: str, taken: set[str]) -> str:
+    candidate, n = index, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{index}~{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def find_inputs(paths: Sequence[str | Path], exclude: Path | None = None) -> Found:
+    """The images named by ``paths`` (files and folders), in order, each once.
+
+    An image's index is its path below the folder named (a single folder: below it alone;
+    several arguments: below each, prefixed with the folder as given) or, for a file named
+    directly, its path as given; a known suffix is dropped and a clash gets ``~2``, ``~3``...
+    ``exclude`` (the output folder) is never searched.
+    """
     found = Found()
     seen: set[Path] = set()
-    indices: set[str] = set()
+    taken: set[str] = set()
+    several = len(paths) > 1
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files, ignored = _folder_images(path)
+            files, ignored = _folder_images(path, exclude)
             found.ignored += ignored
-            pairs = [(f, _index(f, path)) for f in files]
+            prefix = path.as_posix().rstrip("/") if several else ""
+            pairs = [(f, _index(f, path, prefix)) for f in files]
         elif path.is_file():
-            pairs = [(path, _index(path, None))]
+            pairs = [(path, _index(path, None, ""))]
         else:
             found.missing.append((str(path), "no such file or folder"))
             continue
@@ -129,10 +163,7 @@ def find_inputs(paths: Iterable[str | Path]) -> Found:
             if file.resolve() in seen:
                 continue
             seen.add(file.resolve())
-            if index in indices:
-                index = file.with_suffix("").as_posix()
-            indices.add(index)
-            found.images.append(InputFile(file, index, file_kind(file)))
+            found.images.append(InputFile(file, _unique(index, taken), file_kind(file)))
     return found
 
 
@@ -149,18 +180,34 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_dicom(path: Path) -> tuple[np.ndarray, Any]:
+def _read_dicom(path: Path) -> tuple[np.ndarray, tuple[str, str], str]:
+    """The image after the LUTs, (laterality, view) from the header and the study UID (kept in
+    memory only). pydicom's warnings are silenced: a malformed value's warning quotes it."""
     from e2e_mammo.preprocess.dicom import read_header, read_image_with_info
 
-    try:
-        header = read_header(path)
-        modality = str(header.get("Modality", "") or "").strip().upper()
-        if modality and modality != MAMMOGRAPHY:
-            raise InputError(f"not a mammogram: DICOM Modality is {modality!r}, expected 'MG'")
-        image, _ = read_image_with_info(path, native=True)
-    except DatasetError as exc:
-        raise InputError(exc.problem) from None
-    return image, header
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            header = read_header(path)
+            modality = str(header.get("Modality", "") or "").strip().upper()
+            if modality and modality != MAMMOGRAPHY:
+                raise InputError(f"not a mammogram: DICOM Modality is {modality!r}, expected 'MG'")
+            image, _ = read_image_with_info(path, native=True)
+        except DatasetError as exc:
+            raise InputError(exc.problem) from None
+        return image, header_views(header), str(header.get("StudyInstanceUID", "") or "")
+
+
+def study_uid(path: Path) -> str:
+    """A DICOM's StudyInstanceUID (in memory only, to group an exam), or ``""``."""
+    from e2e_mammo.preprocess.dicom import read_header
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return str(read_header(path).get("StudyInstanceUID", "") or "")
+        except Exception:
+            return ""
 
 
 def _read_png(path: Path) -> np.ndarray:
@@ -204,24 +251,35 @@ def check_image(image: np.ndarray, model_size: Sequence[int], min_scale: float) 
             raise InputError("binary image (only two grey levels): an ROI mask?", "check")
 
 
+def _to_model_input(
+    image: np.ndarray, item: InputFile, preprocess: Mapping[str, Any], min_scale: float
+) -> np.ndarray:
+    size = tuple(int(s) for s in preprocess["image_size"])
+    check_image(image, size, min_scale)
+    if item.kind == "png" and image.shape == size and image.dtype == np.uint16:
+        return image  # the converter's PNG (or one like it): training reads it as it is
+    try:
+        return resize_image(image, size, preprocess["intensity"])[0]
+    except ValueError as exc:
+        raise InputError(str(exc), "preprocess") from None
+
+
 def read_input(
     item: InputFile, preprocess: Mapping[str, Any], min_scale: float = MIN_SCALE
 ) -> LoadedImage:
-    """Read, check and resize one input as the bundle's ``preprocess`` says."""
-    header = None
+    """Read, check and resize one input as the bundle's ``preprocess`` says: a DICOM through
+    the converter's reader, resize and intensity mapping; a PNG the same way, except that a
+    16-bit PNG already at the model's size is used as it is (as training reads the converter's
+    PNGs)."""
+    header, study = None, ""
     if item.kind == "dicom":
-        image, header = _read_dicom(item.path)
+        image, header, study = _read_dicom(item.path)
     elif item.kind == "png":
         image = _read_png(item.path)
     else:
         raise InputError("not a DICOM or PNG file")
-    size = tuple(int(s) for s in preprocess["image_size"])
-    check_image(image, size, min_scale)
-    try:
-        pixels, _, _ = resize_image(image, size, preprocess["intensity"])
-    except ValueError as exc:
-        raise InputError(str(exc), "preprocess") from None
-    named = views_from_name(item.image_index)
-    study = str(header.get("StudyInstanceUID", "") or "") if header is not None else ""
-    views = combine(header_views(header) if header is not None else None, named, "", "")
+    pixels = _to_model_input(image, item, preprocess, min_scale)
+    if pixels.min() == pixels.max():
+        raise InputError("constant image after preprocessing: nothing to score", "preprocess")
+    views = combine(header, views_from_name(item.image_index), "", "")
     return LoadedImage(item, pixels, views, (int(image.shape[0]), int(image.shape[1])), study)

@@ -4,8 +4,8 @@ Each scored image appends one JSON line to ``<out>/.predict-journal.jsonl``: its
 bundle file's path, size and modification time, the options that change a score, and the
 input's path, size and modification time) and its table row. A rerun into the same folder skips
 an image whose key is unchanged and whose heatmap is still there; anything else is scored again.
-Failures are never journaled, so they are retried. The journal holds no header identifier: a
-DICOM's study is kept only as a truncated SHA-256 of its UID, to group exams again on resume.
+Failures are never journaled, so they are retried. The journal holds no header value: a
+resumed DICOM's study (which groups exams) is read again from its header.
 """
 
 from __future__ import annotations
@@ -34,13 +34,8 @@ def image_key(run: str, image: Path) -> str:
     return hashlib.sha256(f"{run}|{_stat(image)}".encode()).hexdigest()
 
 
-def study_hash(uid: str) -> str:
-    """A one-way, truncated stand-in for a study UID (groups exams; never shown)."""
-    return hashlib.sha256(uid.encode()).hexdigest()[:16] if uid else ""
-
-
 def load_journal(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """key -> entry (``row``, ``study``) of the images an earlier run scored (last one wins;
+    """key -> entry (``key``, ``row``) of the images an earlier run scored (last one wins;
     a torn last line from an interrupted run is skipped)."""
     path = out_dir / JOURNAL_NAME
     done: dict[str, dict[str, Any]] = {}
@@ -62,8 +57,8 @@ class Journal:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.handle = (out_dir / JOURNAL_NAME).open("a")
 
-    def append(self, key: str, row: Mapping[str, Any], study: str) -> None:
-        self.handle.write(json.dumps({"key": key, "row": dict(row), "study": study}) + "\n")
+    def append(self, key: str, row: Mapping[str, Any]) -> None:
+        self.handle.write(json.dumps({"key": key, "row": dict(row)}) + "\n")
         self.handle.flush()
 
     def close(self) -> None:

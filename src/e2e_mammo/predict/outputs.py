@@ -11,12 +11,14 @@ heatmap overlays, the failures and the summary.
   has no image of that side: the meta-repository's breast-level columns), ``n_left``,
   ``n_right``.
 * ``heatmaps/<image_index>.png``: the image (8-bit grey, the model's input size) with the
-  malignancy heatmap (malignant mass + calcification probability, 0-1, ``jet``) blended over it.
+  malignancy heatmap (malignant mass + calcification probability, 0-1, ``jet``) blended over it,
+  each heatmap cell at the centre of the patch it scores.
 * ``failures.csv``: ``file``, ``step``, ``reason`` for every input not scored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,30 +45,58 @@ HEATMAP_DIR = "heatmaps"
 #: Weight of the heatmap colour over the grey image.
 OVERLAY_ALPHA = 0.4
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Longest overlay file name stem kept as it is.
+MAX_NAME = 120
+#: Pixels per feature-map cell of both backbones (ResNet50 and VGG16 downsample 32x).
+STRIDE = 32
 
 
 def heatmap_name(image_index: str) -> str:
-    """The overlay's file name below ``heatmaps/``: the index with unsafe characters replaced."""
-    return f"{HEATMAP_DIR}/{_UNSAFE.sub('_', image_index.replace('/', '__'))}.png"
+    """The overlay's file name below ``heatmaps/``: the index itself when it is a safe, short
+    file name, else a safe shortened form plus a hash of the index (so names never collide)."""
+    safe = _UNSAFE.sub("_", image_index.replace("/", "__"))
+    if safe != image_index or len(safe) > MAX_NAME:
+        digest = hashlib.sha256(image_index.encode()).hexdigest()[:10]
+        safe = f"{safe[:MAX_NAME]}-{digest}"
+    return f"{HEATMAP_DIR}/{safe}.png"
 
 
-def overlay(pixels: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
-    """An 8-bit BGR picture: ``pixels`` (uint16 grey) with ``heatmap`` ((h, w) in [0, 1])
-    upsampled bilinearly to its size, coloured with ``jet`` and blended at ``OVERLAY_ALPHA``."""
+def heatmap_on_image(
+    heatmap: np.ndarray, shape: tuple[int, int], window: int, stride: int = STRIDE
+) -> np.ndarray:
+    """The (u, v) heatmap at the image's pixels: cell (i, j) averages feature cells i..i+window-1
+    (``stride`` pixels each), so its centre is ``stride * (i + window / 2)``: each cell is
+    stretched over ``stride`` pixels, the borders padded by half a window (edge values), then
+    cut or padded to ``shape``."""
+    rows, cols = heatmap.shape
+    up = cv2.resize(
+        heatmap.astype(np.float32), (cols * stride, rows * stride), interpolation=cv2.INTER_LINEAR
+    )
+    pad = (window - 1) * stride // 2
+    up = cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    height, width = shape
+    extra_h, extra_w = max(0, height - up.shape[0]), max(0, width - up.shape[1])
+    if extra_h or extra_w:
+        up = cv2.copyMakeBorder(up, 0, extra_h, 0, extra_w, cv2.BORDER_REPLICATE)
+    return up[:height, :width]
+
+
+def overlay(pixels: np.ndarray, heatmap: np.ndarray, window: int = 1) -> np.ndarray:
+    """An 8-bit BGR picture: ``pixels`` (uint16 grey) with ``heatmap`` ((h, w) in [0, 1]) placed
+    on the image (:func:`heatmap_on_image`), coloured with ``jet`` and blended at
+    ``OVERLAY_ALPHA``."""
     grey = cv2.convertScaleAbs(pixels, alpha=255.0 / 65535.0)
-    rows, cols = grey.shape
-    heat = cv2.resize(heatmap.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
+    heat = heatmap_on_image(heatmap, grey.shape, window)
     heat8 = cv2.convertScaleAbs(np.clip(heat, 0.0, 1.0), alpha=255.0)
     colour = cv2.applyColorMap(heat8, cv2.COLORMAP_JET)
-    return cv2.addWeighted(
-        colour, OVERLAY_ALPHA, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), 1.0 - OVERLAY_ALPHA, 0.0
-    )
+    grey_bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    return cv2.addWeighted(colour, OVERLAY_ALPHA, grey_bgr, 1.0 - OVERLAY_ALPHA, 0.0)
 
 
-def write_overlay(path: Path, pixels: np.ndarray, heatmap: np.ndarray) -> Path:
+def write_overlay(path: Path, pixels: np.ndarray, heatmap: np.ndarray, window: int = 1) -> Path:
     """Write :func:`overlay` as a PNG atomically (OpenCV's default PNG settings: the fastest
     measured, see bench/README.md on ``convert``)."""
-    ok, encoded = cv2.imencode(".png", overlay(pixels, heatmap))
+    ok, encoded = cv2.imencode(".png", overlay(pixels, heatmap, window))
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
     return atomic_write_bytes(encoded.tobytes(), path)

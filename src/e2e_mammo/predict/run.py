@@ -26,8 +26,16 @@ from e2e_mammo.io import atomic_write_json
 from e2e_mammo.logs import Progress
 from e2e_mammo.models.bundle import Bundle, load_bundle
 from e2e_mammo.predict import journal as jr
-from e2e_mammo.predict.inputs import MIN_SCALE, Found, InputError, LoadedImage, find_inputs
-from e2e_mammo.predict.inputs import read_input as read_input
+from e2e_mammo.predict.inputs import (
+    MIN_SCALE,
+    Found,
+    InputError,
+    InputFile,
+    LoadedImage,
+    find_inputs,
+    read_input,
+    study_uid,
+)
 from e2e_mammo.predict.outputs import heatmap_name, write_overlay, write_tables
 from e2e_mammo.predict.scorer import BundleScorer, bundle_scorer
 
@@ -63,28 +71,45 @@ class _Run:
         self.studies: list[str] = []
         self.failures: list[dict[str, str]] = []
         self.resumed = 0
-        score_options = {"tta": options.tta, "min_scale": options.min_scale}
+        score_options = {
+            "tta": options.tta,
+            "min_scale": options.min_scale,
+            "version": e2e_mammo.__version__,
+        }
         self.run_key = jr.run_key(bundle.path, score_options)
         self.done = jr.load_journal(out_dir)
         self.journal = jr.Journal(out_dir)
+        heatmaps = [m.heatmap for m in bundle.members if m.heatmap is not None]
+        self.window = heatmaps[0].window if heatmaps else 1
 
     def fail(self, file: Path | str, step: str, reason: str) -> None:
         self.failures.append({"file": str(file), "step": step, "reason": reason})
         print(f"predict: {file}: {reason}", file=sys.stderr, flush=True)
 
-    def reuse(self, path: Path) -> bool:
-        """Take an earlier run's row for ``path`` when its key matches and its heatmap exists."""
-        entry = self.done.get(jr.image_key(self.run_key, path))
-        if entry is None or not (self.out_dir / entry["row"]["heatmap"]).is_file():
+    def reuse(self, item: InputFile) -> bool:
+        """Take an earlier run's row for ``item`` when its key matches and its heatmap (if it
+        had one) exists; a DICOM's study is read again from its header."""
+        entry = self.done.get(jr.image_key(self.run_key, item.path))
+        if entry is None or entry["row"]["image_index"] != item.image_index:
+            return False
+        heatmap = entry["row"].get("heatmap") or ""
+        if heatmap and not (self.out_dir / heatmap).is_file():
             return False
         self.rows.append(dict(entry["row"]))
-        self.studies.append(entry.get("study", ""))
+        self.studies.append(study_uid(item.path) if item.kind == "dicom" else "")
         self.resumed += 1
         return True
 
-    def record(self, image: LoadedImage, score: float, heatmap: np.ndarray) -> None:
-        name = heatmap_name(image.item.image_index)
-        write_overlay(self.out_dir / name, image.pixels, heatmap)
+    def record(self, image: LoadedImage, score: float, heatmap: np.ndarray | None) -> None:
+        """Write the image's overlay and journal its row (a write error fails this image)."""
+        try:
+            name = ""
+            if heatmap is not None:
+                name = heatmap_name(image.item.image_index)
+                write_overlay(self.out_dir / name, image.pixels, heatmap, self.window)
+        except OSError as exc:
+            self.fail(image.item.path, "write", f"cannot write its heatmap: {exc}")
+            return
         row = {
             "image_index": image.item.image_index,
             "file": str(image.item.path),
@@ -93,12 +118,11 @@ class _Run:
             "view": image.views.view,
             "malignant_pred": round(float(score), 6),
             "heatmap": name,
-            "heatmap_max": round(float(heatmap.max()), 6),
+            "heatmap_max": round(float(heatmap.max()), 6) if heatmap is not None else None,
         }
-        study = jr.study_hash(image.study)
         self.rows.append(row)
-        self.studies.append(study)
-        self.journal.append(jr.image_key(self.run_key, image.item.path), row, study)
+        self.studies.append(image.study)
+        self.journal.append(jr.image_key(self.run_key, image.item.path), row)
 
 
 def _device(name: str) -> torch.device:
@@ -114,7 +138,7 @@ def _batches(run: _Run, found: Found, tick) -> Iterator[list[LoadedImage]]:
     the inputs done without scoring (resumed, failed)."""
     batch: list[LoadedImage] = []
     for item in found.images:
-        if run.reuse(item.path):
+        if run.reuse(item):
             tick(1)
             continue
         try:
@@ -137,20 +161,31 @@ def _score(scorer: BundleScorer, batch: list[LoadedImage], device, scale: float)
     x = torch.from_numpy(pixels.astype(np.float32)).to(device) * scale
     with torch.inference_mode():
         scores, maps = scorer(x)
-    return scores.cpu().numpy(), maps.cpu().numpy()
+    maps = maps.cpu().numpy() if scorer.has_heatmap else [None] * len(batch)
+    return scores.cpu().numpy(), maps
+
+
+def _score_batch(run: _Run, batch: list[LoadedImage], scorer: BundleScorer, device) -> None:
+    """Score and record one batch; when it fails (e.g. out of memory), each image alone."""
+    scale = float(run.bundle.preprocess["png_scale"])
+    try:
+        scores, maps = _score(scorer, batch, device, scale)
+    except RuntimeError as exc:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        if len(batch) > 1:
+            for image in batch:
+                _score_batch(run, [image], scorer, device)
+            return
+        run.fail(batch[0].item.path, "score", f"{type(exc).__name__}: {exc}")
+        return
+    for image, score, heatmap in zip(batch, scores, maps, strict=True):
+        run.record(image, score, heatmap)
 
 
 def _score_all(run: _Run, found: Found, scorer: BundleScorer, device, tick) -> None:
-    scale = float(run.bundle.preprocess["png_scale"])
     for batch in _batches(run, found, tick):
-        try:
-            scores, maps = _score(scorer, batch, device, scale)
-        except RuntimeError as exc:  # e.g. out of memory: these images fail, the rest go on
-            for image in batch:
-                run.fail(image.item.path, "score", f"{type(exc).__name__}: {exc}")
-        else:
-            for image, score, heatmap in zip(batch, scores, maps, strict=True):
-                run.record(image, score, heatmap)
+        _score_batch(run, batch, scorer, device)
         tick(len(batch))
 
 
@@ -195,7 +230,7 @@ def predict(
     out_dir = Path(out_dir)
     bundle = model if isinstance(model, Bundle) else load_bundle(model)
     device = _device(options.device)
-    found = find_inputs(inputs)
+    found = find_inputs(inputs, exclude=out_dir)
     if not found.images and not found.missing:
         raise ConfigError(f"no DICOM or PNG files in {', '.join(map(str, inputs))}")
     if bundle.provenance.get("data") == "synthetic":
@@ -235,6 +270,7 @@ def _summary(run: _Run, found: Found, device, written, seconds: float) -> dict[s
         "failed": len(run.failures),
         "ignored_files": found.ignored,
         "heatmaps": any(m.heatmap is not None for m in bundle.members),
+        "heatmap_source": [m.heatmap_source for m in bundle.members],
         "outputs": {k: p.name for k, p in written.items()},
         "seconds": round(seconds, 3),
         "warnings": [SYNTHETIC_WARNING] if synthetic else [],
