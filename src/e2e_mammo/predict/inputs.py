@@ -227,7 +227,7 @@ def _read_png(path: Path) -> np.ndarray:
             )
         image = np.ascontiguousarray(colour[..., 0])
     if image.dtype == np.uint8:
-        return image.astype(np.uint16) * np.uint16(257)  # 8 bits on the 16-bit scale
+        return image  # scaled to 16 bits by the caller when it is resized
     if image.dtype != np.uint16:
         raise InputError(f"unsupported PNG sample type {image.dtype}: expected 8 or 16 bits")
     return image
@@ -258,6 +258,8 @@ def _to_model_input(
     check_image(image, size, min_scale)
     if item.kind == "png" and image.shape == size and image.dtype == np.uint16:
         return image  # the converter's PNG (or one like it): training reads it as it is
+    if image.dtype == np.uint8:
+        image = image.astype(np.uint16) * np.uint16(257)  # 8 bits on the 16-bit scale
     try:
         return resize_image(image, size, preprocess["intensity"])[0]
     except ValueError as exc:
