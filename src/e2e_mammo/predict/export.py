@@ -13,7 +13,10 @@ the ``onnx`` and ``onnxscript`` packages: ``pip install 'e2e-mammo[export]'``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,9 @@ from e2e_mammo.io import atomic_path
 from e2e_mammo.models.bundle import Bundle, load_bundle
 from e2e_mammo.predict.scorer import bundle_scorer
 
+log = logging.getLogger(__name__)
+#: Loggers of the ONNX exporter's graph passes, which log every step at INFO.
+QUIET_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx")
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".ts.pt"}
 METADATA_KEY = "e2e_mammo"
@@ -59,16 +65,21 @@ def _onnx(scorer: torch.nn.Module, example: torch.Tensor, tmp: Path, meta: dict)
             "ONNX export needs the onnx and onnxscript packages: pip install 'e2e-mammo[export]'"
         ) from exc
     batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(
-        scorer,
-        (example,),
-        input_names=[INPUT],
-        output_names=list(OUTPUTS),
-        dynamic_shapes={"x": {0: batch}},
-        opset_version=OPSET,
-        dynamo=True,
-        verbose=False,
-    )
+    chatter = io.StringIO()  # the exporter's progress lines, kept for the debug log
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with contextlib.redirect_stdout(chatter):
+        program = torch.onnx.export(
+            scorer,
+            (example,),
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
+            dynamic_shapes={"x": {0: batch}},
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+    log.debug("torch.onnx.export: %s", chatter.getvalue())
     program.model.metadata_props[METADATA_KEY] = json.dumps(meta)
     program.save(str(tmp))
 
