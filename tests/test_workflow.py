@@ -51,7 +51,7 @@ def tiny_params() -> dict:
     return tiny
 
 
-#: Ensemble members (CBIS-DDSM: the best 2 of the 6 end-to-end rows; both are fine-tuned on
+#: Ensemble members (CBIS-DDSM: the best 2 of the 5 end-to-end rows; both are fine-tuned on
 #: INbreast, each fine-tuning job costing the suite ~15 s).
 TINY_K = 2
 #: The tiny sweep: two sizes that train (20 and 40 of 72 patients: 2 and 3 of the 6 tiny
