@@ -44,15 +44,8 @@ from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame
 from e2e_mammo.io import atomic_write_csv
-from e2e_mammo.models.bundle import (
-    heatmap_head,
-    preprocess_record,
-    provenance_record,
-    save_bundle,
-)
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, read_payload
-from e2e_mammo.models.whole_image import whole_image_spec
 from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
 from e2e_mammo.preprocess.subsets import subset_counts, subset_images
 from e2e_mammo.tracking import TrackingConfig, git_commit
@@ -70,6 +63,8 @@ from e2e_mammo.training.whole_run import (
     SCORE,
     build_from_patch_model,
     patch_head_entry,
+    row_spec,
+    write_job_bundle,
 )
 
 log = logging.getLogger(__name__)
@@ -119,13 +114,7 @@ def _start_model(settings: Mapping[str, Any], inputs: TransferInputs, mean: floa
             )
     else:
         model = build_from_patch_model(inputs.init_model, settings)
-        spec = whole_image_spec(
-            settings["arch"],
-            settings["top"],
-            tuple(settings["image_size"]),
-            settings["patch_size"],
-            heatmap_activation=settings["heatmap_activation"],
-        )
+        spec = row_spec(settings)
     transforms = [m for m in model.modules() if isinstance(m, InputNormalization)]
     if not transforms:
         raise ValueError(f"{inputs.init_model}: the model has no input transform to set a mean in")
@@ -139,24 +128,6 @@ def _init_heatmap_head(settings: Mapping[str, Any], inputs: TransferInputs) -> d
     if settings["init"] == "whole_image":
         return read_payload(inputs.init_model).get("heatmap_head")
     return patch_head_entry(inputs.init_model, settings["patch_size"])
-
-
-def _write_cell_bundle(model, spec, settings, inputs: TransferInputs, metrics, source: str):
-    """Write the cell's ``model.pt`` as a model bundle (:mod:`e2e_mammo.models.bundle`)."""
-    return save_bundle(
-        inputs.out_dir / "model.pt",
-        model,
-        spec,
-        preprocess=preprocess_record(settings["image_size"], inputs.intensity, model),
-        provenance=provenance_record(
-            source,
-            data=inputs.data,
-            settings=settings,
-            data_files={"splits": inputs.splits_csv, "manifest": inputs.manifest_csv},
-            metrics=metrics,
-        ),
-        heatmap=heatmap_head(model, _init_heatmap_head(settings, inputs)),
-    )
 
 
 def training_images(
@@ -227,7 +198,8 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
     predictions = predictions.drop(columns=["png_path"], errors="ignore")
     atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
     metrics = reported_metrics(predictions, settings["bootstrap"])
-    _write_cell_bundle(model, spec, settings, inputs, metrics, ctx.name)
+    head = _init_heatmap_head(settings, inputs)
+    write_job_bundle(model, spec, settings, inputs, metrics, ctx.name, head)
     extra = {
         **subset_counts(used),
         "n_inner_val_images": int(len(inner)),

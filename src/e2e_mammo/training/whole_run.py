@@ -173,22 +173,31 @@ def patch_head_entry(patch_model_path: Path, patch_size: int) -> dict:
     return linear_head_entry(patch_model.head, heatmap_window(int(patch_size)))
 
 
-def write_row_bundle(
-    model: torch.nn.Module,
-    settings: Mapping[str, Any],
-    inputs: WholeRowInputs,
-    metrics: Mapping[str, Any],
-    source: str,
-) -> Path:
-    """Write the row's ``model.pt`` as a model bundle (:mod:`e2e_mammo.models.bundle`)."""
-    spec = whole_image_spec(
+def row_spec(settings: Mapping[str, Any]) -> dict:
+    """The saved spec of the whole-image classifier that ``settings`` describe."""
+    return whole_image_spec(
         settings["arch"],
         settings["top"],
         tuple(settings["image_size"]),
         settings["patch_size"],
         heatmap_activation=settings["heatmap_activation"],
     )
-    fallback = patch_head_entry(inputs.patch_model, settings["patch_size"])
+
+
+def write_job_bundle(
+    model: torch.nn.Module,
+    spec: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    inputs: Any,
+    metrics: Mapping[str, Any],
+    source: str,
+    fallback_head: Mapping[str, Any] | None,
+) -> Path:
+    """Write a training job's ``model.pt`` as a model bundle (:mod:`e2e_mammo.models.bundle`).
+
+    ``inputs`` is the job's :class:`WholeRowInputs` or ``TransferInputs`` (its files, output
+    folder, intensity mapping and data kind); ``fallback_head`` the patch classifier's heatmap
+    head, used when the model has no heatmap layer of its own."""
     return save_bundle(
         inputs.out_dir / "model.pt",
         model,
@@ -201,7 +210,7 @@ def write_row_bundle(
             data_files={"splits": inputs.splits_csv, "manifest": inputs.manifest_csv},
             metrics=metrics,
         ),
-        heatmap=heatmap_head(model, fallback),
+        heatmap=heatmap_head(model, fallback_head),
     )
 
 
@@ -221,7 +230,8 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs)
     predictions = _score_splits(model, tables, datasets, dev, settings)
     atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
     metrics = split_metrics(predictions, settings["bootstrap"])
-    write_row_bundle(model, settings, inputs, metrics, source=ctx.name)
+    fallback = patch_head_entry(inputs.patch_model, settings["patch_size"])
+    write_job_bundle(model, row_spec(settings), settings, inputs, metrics, ctx.name, fallback)
     best = result.best_score if math.isfinite(result.best_score) else None
     extra = {
         "best_epoch": result.best_epoch,
