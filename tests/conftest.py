@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,22 @@ import pytest
 from e2e_mammo.tracking import TrackingConfig
 
 
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with its schema made (MLflow's migrations take seconds),
+    copied by :func:`store` for each test."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow_template")
+    store = SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"))
+    store.engine.dispose()
+    return folder / "mlflow.db"
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> TrackingConfig:
-    """A real MLflow SQLite store in the test's temporary folder."""
+def store(tmp_path: Path, migrated_mlflow_db: Path) -> TrackingConfig:
+    """A real MLflow SQLite store of its own in the test's temporary folder."""
+    shutil.copy(migrated_mlflow_db, tmp_path / "mlflow.db")
     return TrackingConfig(
         uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
         experiment="test",

@@ -151,10 +151,16 @@ def test_row_without_weights_writes_not_run_result(tmp_path: Path, empty_torch_h
     assert weights_file_name("resnet50") in saved["note"]
 
 
-def test_row_trains_and_writes_its_outputs(tmp_path: Path) -> None:
-    patches = _patch_set(tmp_path / "patches")
-    out = tmp_path / "out"
-    result = _train(patches, out)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, dict]:
+    """One row trained on a tiny patch set (patches folder, output folder, result)."""
+    folder = tmp_path_factory.mktemp("patch_run")
+    patches = _patch_set(folder / "patches")
+    return patches, folder / "out", _train(patches, folder / "out")
+
+
+def test_row_trains_and_writes_its_outputs(trained) -> None:
+    _, out, result = trained
     assert result["status"] == "ok"
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["best_epoch"] == 1
     assert len(pd.read_csv(out / "history.csv")) == result["epochs_trained"]
@@ -162,33 +168,32 @@ def test_row_trains_and_writes_its_outputs(tmp_path: Path) -> None:
     assert not (out / "checkpoints").exists()
 
 
-def test_predictions_cover_every_split_with_class_probabilities(tmp_path: Path) -> None:
-    patches = _patch_set(tmp_path / "patches")
-    _train(patches, tmp_path / "out")
-    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+def test_predictions_cover_every_split_with_class_probabilities(trained) -> None:
+    _, out, _ = trained
+    predictions = pd.read_csv(out / "predictions.csv")
     assert predictions.groupby("split").size().to_dict() == {"test": 24, "train": 24, "val": 24}
     probs = predictions[[f"prob_{c}" for c in PATCH_CLASSES]].to_numpy()
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
     assert (predictions["label"] == predictions["class"]).all()
 
 
-def test_saved_model_reproduces_the_predictions(tmp_path: Path) -> None:
-    patches = _patch_set(tmp_path / "patches")
-    _train(patches, tmp_path / "out")
-    model, spec = load_model(tmp_path / "out" / "model.pt")
+def test_saved_model_reproduces_the_predictions(trained) -> None:
+    patches, out, _ = trained
+    model, spec = load_model(out / "model.pt")
     assert spec["input_transform"]["mean"] == pytest.approx(40.0)
     dataset, _ = load_patch_split(patches, "test")
     scored = evaluate(model, make_loader(dataset, 8, shuffle=False), device="cpu")
-    saved = pd.read_csv(tmp_path / "out" / "predictions.csv").query("split == 'test'")
+    saved = pd.read_csv(out / "predictions.csv").query("split == 'test'")
     assert np.allclose(scored["probs"][:, 1], saved["prob_malignant_mass"], atol=1e-5)
 
 
-def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
-    patches = _patch_set(tmp_path / "patches")
-    results = [_train(patches, tmp_path / name) for name in ("a", "b")]
-    histories = [pd.read_csv(tmp_path / name / "history.csv") for name in ("a", "b")]
-    pd.testing.assert_frame_equal(histories[0], histories[1])
-    assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
+def test_same_seed_gives_the_same_run(trained, tmp_path: Path) -> None:
+    patches, out, result = trained
+    again = _train(patches, tmp_path / "again")
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "history.csv"), pd.read_csv(tmp_path / "again" / "history.csv")
+    )
+    assert again["test_accuracy"] == result["test_accuracy"]
 
 
 def test_a_row_may_name_its_own_schedule():

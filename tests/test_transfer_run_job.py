@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 from dataclasses import replace
 
 import pandas as pd
@@ -42,12 +43,13 @@ def _whole_model(folder, patch_model):
 
 
 @pytest.fixture(scope="module")
-def cells(tmp_path_factory):
+def cells(tmp_path_factory, migrated_mlflow_db):
     folder = tmp_path_factory.mktemp("transfer")
     splits, manifest = write_image_dataset(folder)
     mean = folder / "mean.json"
     mean.write_text(json.dumps({"mean": 12.5}))
     patch_model = write_patch_model(folder / "p.pt")
+    shutil.copy(migrated_mlflow_db, folder / "mlflow.db")  # the schema made once (conftest)
     store = TrackingConfig(uri=f"sqlite:///{folder / 'mlflow.db'}", experiment="t")
     parent = create_parent_run(store, "table4-sweep")
     torch.set_num_threads(1)

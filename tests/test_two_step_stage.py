@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -22,12 +23,13 @@ SETTINGS = {
 
 
 @pytest.fixture(scope="module")
-def two_step(tmp_path_factory):
+def two_step(tmp_path_factory, migrated_mlflow_db):
     from e2e_mammo.tracking import TrackingConfig
 
     folder = tmp_path_factory.mktemp("two_step")
     splits, manifest = write_image_dataset(folder)
     inputs = TwoStepInputs(splits, manifest, write_patch_model(folder / "p.pt"), folder / "out")
+    shutil.copy(migrated_mlflow_db, folder / "mlflow.db")  # the schema made once (conftest)
     store = TrackingConfig(uri=f"sqlite:///{folder / 'mlflow.db'}", experiment="t")
     meta = {"table": 2, "section": "two_step", "cells": {}, "patch_init": "random"}
     return folder / "out", run_two_step("two", SETTINGS, inputs, meta, tracking=store)

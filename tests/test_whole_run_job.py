@@ -1,6 +1,7 @@
 """One Table 2/3 row trained end to end on a tiny image set (files, MLflow, reload)."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -16,7 +17,7 @@ META = {"table": 2, "section": "heatmap", "cells": {"block1": "x"}, "patch_init"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, migrated_mlflow_db):
     from e2e_mammo.tracking import TrackingConfig
 
     folder = tmp_path_factory.mktemp("whole")
@@ -24,6 +25,7 @@ def trained(tmp_path_factory):
     top = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
     settings = whole_training_settings(dict(ROW, top=top), WHOLE, {}, "p", SIZE, 32)
     inputs = WholeRowInputs(splits, manifest, write_patch_model(folder / "p.pt"), folder / "out")
+    shutil.copy(migrated_mlflow_db, folder / "mlflow.db")  # the schema made once (conftest)
     store = TrackingConfig(uri=f"sqlite:///{folder / 'mlflow.db'}", experiment="t")
     torch.set_num_threads(1)
     result = train_whole_row("tiny", settings, inputs, META, tracking=store)
