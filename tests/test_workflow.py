@@ -1,9 +1,10 @@
 """The real Snakemake DAG, end to end, on a tiny synthetic configuration.
 
-The tiny pipeline runs as a user with a cluster would run it: every job through
-snakemake-executor-plugin-cluster-generic as its own process (tests/cluster/submit.sh), logging
-to a real `mlflow server` over HTTP. Further tests reuse its results: the report, the DVC round
-trip, parallel jobs on the SQLite store.
+The tiny pipeline runs on 2 local cores (each script job its own process), logging to a real
+`mlflow server` over HTTP. A cluster user's path, every job through
+snakemake-executor-plugin-cluster-generic as a detached process (tests/cluster/submit.sh), is
+run on the DAG's first stages in a fresh folder. Further tests reuse the tiny pipeline's
+results: the report, the DVC round trip, parallel jobs on the SQLite store, predict.
 """
 
 from __future__ import annotations
@@ -132,13 +133,28 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Pa
     params = tiny_params()
     params["tracking"]["uri"] = mlflow_server
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_snakemake(workdir, "all", gpus=2)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_cluster_executor_runs_each_job_as_a_detached_process(tmp_path: Path) -> None:
+    """The DAG's first stages through snakemake-executor-plugin-cluster-generic and
+    tests/cluster/submit.sh: each remote job (synthesis, indexing, conversion) a process of its
+    own with its log, the local rule (the split) in Snakemake's process."""
+    params = tiny_params()
+    params["tracking"]["enabled"] = False
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     cluster = ["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(SUBMIT)]
     cluster += ["--jobs", "3", "--local-cores", "2", "--seconds-between-status-checks", "1"]
     cluster += ["--max-threads", "2"]  # a remote job's threads are not capped by --cores
-    # two training jobs at once: one starts up (a fresh Snakemake per job) while one computes
-    proc = run_snakemake(workdir, "all", *cluster, gpus=2)
+    target = "results/splits/cbis-ddsm/splits.csv"
+    proc = run_snakemake(tmp_path, target, *cluster)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir
+    logs = sorted(p.name for p in (tmp_path / "logs/cluster").glob("*.log"))
+    assert len(logs) == 3, logs  # synth_dataset, index_cbis_ddsm, convert_dataset
+    assert (tmp_path / target).is_file()
 
 
 def _client(pipeline: Path):
