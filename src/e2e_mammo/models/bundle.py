@@ -144,14 +144,18 @@ def _plain(value: Any) -> Any:
 PATCH_HEAD_SOURCE = "the patch classifier's head on this model's (fine-tuned) backbone features"
 
 
-def linear_head_entry(head: nn.Linear, window: int, source: str = PATCH_HEAD_SOURCE) -> dict:
-    """A ``heatmap_head`` entry from a patch classifier's head (Linear(C, 5))."""
+def _head_entry(weight: torch.Tensor, bias: torch.Tensor | None, window: int, source: str):
     return {
-        "weight": head.weight.detach().cpu().clone(),
-        "bias": None if head.bias is None else head.bias.detach().cpu().clone(),
+        "weight": weight.detach().cpu().clone(),
+        "bias": None if bias is None else bias.detach().cpu().clone(),
         "window": int(window),
         "source": source,
     }
+
+
+def linear_head_entry(head: nn.Linear, window: int, source: str = PATCH_HEAD_SOURCE) -> dict:
+    """A ``heatmap_head`` entry from a patch classifier's head (Linear(C, 5))."""
+    return _head_entry(head.weight, head.bias, window, source)
 
 
 def heatmap_head(model: nn.Module, fallback: Mapping[str, Any] | None) -> dict | None:
@@ -161,12 +165,8 @@ def heatmap_head(model: nn.Module, fallback: Mapping[str, Any] | None) -> dict |
     if own is None:
         return dict(fallback) if fallback else None
     conv = own.conv
-    weight = conv.weight.detach().reshape(conv.out_channels, conv.in_channels)
-    entry = linear_head_entry(nn.Linear(conv.in_channels, conv.out_channels), own.window)
-    entry["weight"] = weight.cpu().clone()
-    entry["bias"] = None if conv.bias is None else conv.bias.detach().cpu().clone()
-    entry["source"] = "the model's heatmap layer"
-    return entry
+    weight = conv.weight.reshape(conv.out_channels, conv.in_channels)
+    return _head_entry(weight, conv.bias, own.window, "the model's heatmap layer")
 
 
 def save_bundle(

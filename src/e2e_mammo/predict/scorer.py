@@ -18,12 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2e_mammo.constants import PATCH_CLASSES
+from e2e_mammo.constants import MALIGNANT_PATCH_CLASSES
 from e2e_mammo.evaluation.tta import flip_views
 from e2e_mammo.models.bundle import Bundle
 
-#: The patch classes whose probabilities make the malignancy heatmap.
-MALIGNANT_PATCH_CLASSES = tuple(i for i, c in enumerate(PATCH_CLASSES) if c.startswith("malig"))
 MALIGNANT = 1  # index of the malignant class of a whole-image classifier
 
 

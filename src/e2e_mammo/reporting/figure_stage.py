@@ -19,14 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from e2e_mammo.constants import IMAGE_CLASSES, PATCH_CLASSES
+from e2e_mammo.constants import IMAGE_CLASSES, MALIGNANT_PATCH_CLASSES
 from e2e_mammo.data.whole_images import image_split_tables, read_png16
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.reporting.figures import plot_heatmap_overlays, plot_loss_curves
 from e2e_mammo.training.loop import prepare_batch
-
-MALIGNANT_PATCH_CLASSES = [i for i, c in enumerate(PATCH_CLASSES) if c.startswith("malignant")]
 
 
 def panel_label(result: Mapping[str, Any]) -> str:
@@ -72,7 +70,7 @@ def malignancy_heatmap(patch_model, image: np.ndarray, window: int) -> np.ndarra
         torch.from_numpy(image.astype(np.int32)).view(1, 1, *image.shape), device="cpu"
     )
     maps = patch_heatmap(patch_model, x, window)[0]
-    return maps[MALIGNANT_PATCH_CLASSES].sum(0).clamp(0, 1).numpy()
+    return maps[list(MALIGNANT_PATCH_CLASSES)].sum(0).clamp(0, 1).numpy()
 
 
 def write_heatmap_overlays(
