@@ -33,6 +33,7 @@ include: "workflow/rules/train_patch.smk"
 include: "workflow/rules/train_whole.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -53,6 +54,7 @@ localrules:
     loss_curves,
     sweep_points,
     report_table,
+    claims,
 
 
 rule all:
@@ -66,6 +68,7 @@ rule all:
         "results/figures/table4_sweep.png",
         "results/figures/fig3b_roc.png",
         "results/tables/ensemble.csv",
+        "results/tables/claims.md",
         "results/figures/fig2_loss.png",
         "results/figures/fig3a_roc.png",
         "results/figures/heatmap_overlays.png",

@@ -61,7 +61,7 @@ WHOLE_PARAMS = {
     "monitor": "val_auc",
     "decay": "head_kernels",
     "patch_bn": "fixed",
-    "heatmap_activation": "softmax",
+    "heatmap_activation": "relu",
     "bootstrap": {"n_boot": 50, "seed": 0},
     "workers": 2,
     "activation_checkpointing": True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_mammo.config import load_yaml, validate_params
+from e2e_mammo.config import check_scale, load_yaml, numbers_kind, validate_params
 from e2e_mammo.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,3 +49,29 @@ def test_every_problem_is_listed(params: dict) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_yaml(tmp_path / "nope.yaml")
+
+
+def _at_scale(params: dict, name: str, allow: bool = False, real: tuple[str, ...] = ()) -> dict:
+    changed = copy.deepcopy(params)
+    changed["scale"] = {"name": name, "allow_synthetic": allow}
+    for key in real:
+        changed["data"][key]["root"] = "/data/" + key
+    return changed
+
+
+def test_the_paper_scale_refuses_synthetic_data_naming_the_setting(params: dict) -> None:
+    with pytest.raises(ConfigError, match=r"data\.inbreast\.root is 'synthetic'.*allow_synthetic"):
+        check_scale(_at_scale(params, "paper", real=("cbis_ddsm",)))
+
+
+def test_the_paper_scale_runs_on_real_data_or_with_the_opt_in(params: dict) -> None:
+    check_scale(_at_scale(params, "paper", real=("cbis_ddsm", "inbreast")))
+    check_scale(_at_scale(params, "paper", allow=True))
+    check_scale(_at_scale(params, "demo"))
+
+
+def test_numbers_are_demo_numbers_unless_paper_scale_on_real_data(params: dict) -> None:
+    both = ("cbis_ddsm", "inbreast")
+    assert numbers_kind(_at_scale(params, "paper", real=both)) == "paper"
+    assert numbers_kind(_at_scale(params, "paper", allow=True)) == "demo"
+    assert numbers_kind(_at_scale(params, "demo", real=both)) == "demo"

@@ -47,9 +47,30 @@ def test_the_docs_show_snakemake_commands() -> None:
     assert any("--resources gpu=1" in c for c in COMMANDS), COMMANDS
 
 
+def _params_for(command: str, folder: Path) -> None:
+    """The project's params.yaml in ``folder``; for the paper profile with the opt-in that lets
+    it run on the synthetic data (it refuses them otherwise, see the test below)."""
+    text = (ROOT / "params.yaml").read_text()
+    if "profiles/paper" in command:
+        assert "  allow_synthetic: false\n" in text
+        text = text.replace("  allow_synthetic: false\n", "  allow_synthetic: true\n")
+    (folder / "params.yaml").write_text(text)
+
+
+def test_the_paper_profile_refuses_synthetic_data_naming_the_setting(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
+    cmd += ["all", "-n", "--profile", "profiles/paper"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "data.cbis_ddsm.root and data.inbreast.root are 'synthetic'" in out
+    assert "scale.allow_synthetic: true" in out
+
+
 @pytest.mark.parametrize("command", DRY_RUNNABLE)
 def test_documented_command_dry_runs(command: str, tmp_path: Path) -> None:
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    _params_for(command, tmp_path)
     args = shlex.split(command)[1:]
     if "-n" not in args and "--dry-run" not in args:
         args.insert(0, "-n")

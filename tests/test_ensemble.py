@@ -4,7 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.evaluation.ensemble import average_predictions, ensemble_summary, select_members
+from e2e_mammo.evaluation.ensemble import (
+    average_predictions,
+    ensemble_summary,
+    select_family_members,
+)
 from e2e_mammo.evaluation.operating_point import youden_threshold
 
 
@@ -22,22 +26,47 @@ def _member(scores, order=None) -> pd.DataFrame:
     return frame if order is None else frame.iloc[order]
 
 
-def test_selection_takes_the_best_validation_aucs_best_first():
-    aucs = {"a": 0.80, "b": 0.90, "c": 0.85, "d": 0.70, "e": 0.60}
-    assert select_members(aucs, k=3) == ["b", "c", "a"]
+FAMILIES = ("Resnet-Resnet", "Resnet-VGG", "VGG-VGG", "VGG-Resnet")
 
 
-def test_selection_breaks_ties_by_name():
-    assert select_members({"z": 0.9, "a": 0.9, "m": 0.8}, k=2) == ["a", "z"]
+def test_one_member_per_family_where_plain_top4_would_drop_a_family():
+    # by validation A-AUC the top four are three ResNet-ResNet rows and a hybrid; the paper's
+    # ensemble takes each family's best instead
+    candidates = {
+        "rr1": ("Resnet-Resnet", 0.90),
+        "rr2": ("Resnet-Resnet", 0.89),
+        "rr3": ("Resnet-Resnet", 0.88),
+        "rv": ("Resnet-VGG", 0.87),
+        "vv": ("VGG-VGG", 0.70),
+        "vr": ("VGG-Resnet", 0.75),
+    }
+    choice = select_family_members(candidates, FAMILIES)
+    assert choice.members == ["rr1", "rv", "vr", "vv"]
+    assert choice.family == {"rr1": "Resnet-Resnet", "rv": "Resnet-VGG", "vr": "VGG-Resnet"} | {
+        "vv": "VGG-VGG"
+    }
+    assert choice.missing == []
 
 
-def test_selection_never_takes_a_nan_auc():
-    assert select_members({"a": math.nan, "b": 0.5, "c": 0.6}, k=2) == ["c", "b"]
+def test_rows_of_no_family_are_never_members():
+    candidates = {"hm": (None, 0.99), "fc": (None, 0.98), "rr": ("Resnet-Resnet", 0.5)}
+    assert select_family_members(candidates, FAMILIES).members == ["rr"]
 
 
-def test_selection_with_too_few_candidates_names_them():
-    with pytest.raises(ValueError, match=r"found 1: \['b'\]"):
-        select_members({"a": math.nan, "b": 0.5}, k=2)
+def test_a_family_without_a_candidate_is_named_missing():
+    choice = select_family_members({"rr": ("Resnet-Resnet", 0.8)}, FAMILIES)
+    assert choice.missing == ["Resnet-VGG", "VGG-VGG", "VGG-Resnet"]
+
+
+def test_family_selection_breaks_ties_by_name_and_skips_nan():
+    candidates = {"z": ("VGG-VGG", 0.9), "a": ("VGG-VGG", 0.9), "n": ("Resnet-VGG", math.nan)}
+    choice = select_family_members(candidates, FAMILIES)
+    assert choice.members == ["a"] and "Resnet-VGG" in choice.missing
+
+
+def test_family_selection_without_any_candidate_names_the_rows():
+    with pytest.raises(ValueError, match=r"candidates \['hm'\]"):
+        select_family_members({"hm": (None, 0.9)}, FAMILIES)
 
 
 def test_average_is_the_mean_of_members_matched_by_key():

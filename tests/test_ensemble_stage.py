@@ -6,13 +6,15 @@ import pytest
 
 from e2e_mammo.evaluation.ensemble_stage import (
     ENSEMBLE_COLUMNS,
-    candidate_scores,
+    family_candidates,
     run_ensemble,
     write_ensemble_table,
 )
 
+FAMILIES = ["Resnet-Resnet", "Resnet-VGG", "VGG-VGG", "VGG-Resnet"]
 
-def _row(folder, name, val_a_auc, noise, section="blocks", status="ok"):
+
+def _row(folder, name, val_a_auc, noise, section="blocks", status="ok", family="Resnet-Resnet"):
     rng = np.random.default_rng(abs(hash(name)) % 1000)
     out = folder / name
     out.mkdir()
@@ -26,36 +28,43 @@ def _row(folder, name, val_a_auc, noise, section="blocks", status="ok"):
     frame["tta_prob_malignant"] = frame.pop("s")
     frame.to_csv(out / "predictions.csv", index=False)
     result = {"row": name, "status": status, "section": section, "val_a_auc": val_a_auc}
+    result["family"] = family if section == "blocks" else None
     (out / "result.json").write_text(json.dumps(result))
     return out / "result.json"
 
 
-def test_candidates_exclude_two_step_and_rows_that_did_not_run():
+def test_candidates_are_trained_rows_with_their_family():
+    top = {"type": "vgg", "blocks": [[256, 1]]}
     results = [
         {"row": "a", "status": "ok", "section": "blocks", "val_a_auc": 0.7},
         {"row": "b", "status": "ok", "section": "two_step", "val_a_auc": 0.9},
         {"row": "c", "status": "not in demo", "section": "blocks"},
         {"row": "d", "status": "ok", "section": "fc", "val_a_auc": None},
+        {"row": "e", "status": "ok", "arch": "resnet50", "top": top, "val_a_auc": 0.6},
     ]
-    scores = candidate_scores(results)
-    assert set(scores) == {"a", "d"} and np.isnan(scores["d"])
+    scores = family_candidates(results)
+    assert set(scores) == {"a", "b", "d", "e"}
+    assert scores["b"][0] is None and scores["d"][0] is None and np.isnan(scores["d"][1])
+    assert scores["e"] == ("Resnet-VGG", 0.6)
 
 
 @pytest.fixture()
 def ensemble(tmp_path, store):
     files = [
         _row(tmp_path, "best", 0.9, 0.2),
-        _row(tmp_path, "good", 0.8, 0.2),
-        _row(tmp_path, "fair", 0.7, 0.25),
-        _row(tmp_path, "weak", 0.6, 0.3),
-        _row(tmp_path, "worst", 0.5, 0.3),
+        _row(tmp_path, "good", 0.8, 0.2, family="Resnet-VGG"),
+        _row(tmp_path, "fair", 0.7, 0.25, family="VGG-VGG"),
+        _row(tmp_path, "weak", 0.6, 0.3, family="VGG-Resnet"),
+        _row(tmp_path, "worst", 0.5, 0.3, family="VGG-Resnet"),
+        _row(tmp_path, "second", 0.85, 0.3),
         _row(tmp_path, "rf", 0.99, 0.1, section="two_step"),
+        _row(tmp_path, "hm", 0.95, 0.1, section="heatmap"),
     ]
     out = tmp_path / "ens"
     summary = run_ensemble(
         files,
         dataset="cbis-ddsm",
-        k=4,
+        families=FAMILIES,
         bootstrap={"n_boot": 50, "seed": 0},
         out_dir=out,
         tracking=store,
@@ -63,9 +72,24 @@ def ensemble(tmp_path, store):
     return out, summary
 
 
-def test_members_are_the_best_four_on_validation(ensemble):
+def test_members_are_each_familys_best_on_validation(ensemble):
     _, summary = ensemble
     assert summary["members"] == "best;good;fair;weak"
+    assert summary["families"] == "Resnet-Resnet;Resnet-VGG;VGG-VGG;VGG-Resnet"
+
+
+def test_a_missing_family_is_named_in_the_note(tmp_path, store):
+    files = [_row(tmp_path, "a", 0.9, 0.2), _row(tmp_path, "b", 0.8, 0.2, family="VGG-VGG")]
+    summary = run_ensemble(
+        files,
+        dataset="cbis-ddsm",
+        families=FAMILIES,
+        bootstrap={"n_boot": 20, "seed": 0},
+        out_dir=tmp_path / "ens",
+        tracking=store,
+    )
+    assert summary["members"] == "a;b"
+    assert "no trained row of Resnet-VGG, VGG-Resnet" in summary["note"]
 
 
 def test_summary_and_predictions_written(ensemble):
@@ -91,13 +115,12 @@ def test_fixed_members_are_all_given_models_in_order(tmp_path, store):
     summary = run_ensemble(
         files,
         dataset="inbreast",
-        k=4,
+        families=None,
         bootstrap={"n_boot": 50, "seed": 0},
         out_dir=tmp_path / "ens",
         tracking=store,
         eval_split="val",
         threshold=0.5,
-        fixed_members=True,
     )
     assert summary["members"] == "weak;best"
     assert summary["threshold"] == 0.5 and summary["threshold_split"] == "fixed"
@@ -122,7 +145,8 @@ def test_members_runs_are_children_of_the_ensembles_run(ensemble, store):
     children = [r for r in runs if r.data.tags["stage"] == "ensemble_member"]
     assert sorted(r.data.tags["row"] for r in children) == ["best", "fair", "good", "weak"]
     assert {r.data.tags[PARENT_TAG] for r in children} == {parent.info.run_id}
-    assert all(set(r.data.metrics) == {"auc", "ci_low", "ci_high"} for r in children)
+    expected = {"a_auc", "a_auc_ci_low", "a_auc_ci_high"}
+    assert all(set(r.data.metrics) == expected for r in children)
 
 
 def test_roc_points_of_the_ensemble_are_written_when_asked(tmp_path, store):
@@ -131,7 +155,7 @@ def test_roc_points_of_the_ensemble_are_written_when_asked(tmp_path, store):
     run_ensemble(
         files,
         dataset="cbis-ddsm",
-        k=2,
+        families=["Resnet-Resnet"],
         bootstrap={"n_boot": 20, "seed": 0},
         out_dir=tmp_path / "ens",
         tracking=store,

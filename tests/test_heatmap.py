@@ -50,6 +50,12 @@ def test_heatmap_cells_are_patch_outputs_of_windows(patch_model):
     assert torch.allclose(heat.sum(1), torch.ones(1, 2, 1))
 
 
+def test_the_two_step_heatmap_is_softmax(patch_model):
+    # the two-step baseline's heatmaps (section 3.1.4) are the patch classifier's probabilities
+    maps = patch_heatmap(patch_model, torch.rand(2, 1, 96, 64) * 255, 1)
+    torch.testing.assert_close(maps.sum(1), torch.ones_like(maps.sum(1)))
+
+
 def test_patch_heatmap_restores_the_training_mode(patch_model):
     patch_model.train()
     try:

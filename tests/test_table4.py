@@ -50,12 +50,26 @@ def test_markdown_shows_intervals_the_control_and_the_papers_four_values() -> No
     cells = [_cell(), _cell(init="patch_only", auc=0.55)]
     md = table4_markdown(table4_frame(cells, [20, "all"], PAPER, "switch"), PAPER)
     assert "0.800 (0.700-0.850)" in md and "0.550 (0.450-0.600)" in md
-    assert "control: r50-vgg (Resnet-VGG) from its patch classifier only" in md
+    assert "control: Resnet-VGG: r50-vgg from its patch classifier only" in md
     assert "| 20 | 14 (20) | 50 (79) |" in md
     assert "- / 0.88 / - / -" in md
     assert "not in demo: switch" in md
     assert "never the paper's" in md
     assert "reports its last epoch: nothing was chosen on the validation set" in md
+
+
+def test_model_columns_are_the_papers_four_families_in_its_order_naming_their_rows() -> None:
+    cells = [
+        _cell(row="vgg-res", auc=0.6) | {"arch": "vgg16", "top": {"type": "resnet"}},
+        _cell(row="r50-vgg"),
+    ]
+    md = table4_markdown(table4_frame(cells, [20], PAPER, "x"), PAPER)
+    header = md.splitlines()[4]
+    names = ["Resnet-Resnet: no row fine-tuned", "Resnet-VGG: r50-vgg", "VGG-VGG: no row"]
+    names.append("VGG-Resnet: vgg-res")
+    positions = [header.index(n) for n in names]
+    assert positions == sorted(positions)
+    assert md.splitlines()[6].count("not run") == 2
 
 
 def test_several_seeds_are_summarised_as_mean_and_spread() -> None:

@@ -62,16 +62,24 @@ def test_fc_top_needs_the_heatmap_size():
         build_top(FC, in_channels=5)
 
 
-def test_first_resnet_unit_is_strided_with_a_projection():
+def test_first_resnet_unit_is_strided_on_its_first_conv_as_the_paper():
+    # the paper: "uses stride=2 in the first convolutional layer" (the authors' bottleneck_org),
+    # not torchvision's v1.5 stride on the 3x3
+    first = resnet_stage(12, (8, 8, 16), units=2)[0]
+    assert first.conv1.stride == (2, 2)
+    assert first.conv2.stride == (1, 1)
+
+
+def test_first_resnet_unit_has_a_strided_projection():
     stage = resnet_stage(12, (8, 8, 16), units=3)
     first, second, third = stage
-    assert first.conv2.stride == (2, 2) and first.conv1.stride == (1, 1)
     proj_conv, proj_bn = first.downsample
     assert proj_conv.kernel_size == (1, 1) and proj_conv.stride == (2, 2)
     assert (proj_conv.in_channels, proj_conv.out_channels) == (12, 16)
     assert isinstance(proj_bn, nn.BatchNorm2d)
     for unit in (second, third):
-        assert unit.downsample is None and unit.conv2.stride == (1, 1)
+        assert unit.downsample is None
+        assert unit.conv1.stride == unit.conv2.stride == (1, 1)
     with torch.no_grad():
         assert stage.eval()(torch.rand(2, 12, 7, 6)).shape == (2, 16, 4, 3)
 

@@ -18,7 +18,7 @@ def _transfer(**changes) -> dict:
         "models": "ensemble",
         "sweep": {"sizes": [20, 30, "all"], "reference_patients": 72, "seeds": [1, 2], "run": [20]},
         "ensemble_size": 20,
-        "control": {"row": "first_member"},
+        "control": {"row": "first_member", "seeds": [1, 7], "seed_sizes": []},
     }
     transfer.update(changes)
     return transfer
@@ -44,13 +44,24 @@ def test_named_rows_must_train() -> None:
     with pytest.raises(ValueError, match=r"\['b'\]"):
         check_transfer(_transfer(models=["a", "b"]), ["a"])
     with pytest.raises(ValueError, match=r"\['c'\]"):
-        check_transfer(_transfer(control={"row": "c"}), ["a"])
+        check_transfer(_transfer(control={"row": "c", "seeds": [1], "seed_sizes": []}), ["a"])
     check_transfer(_transfer(models=["a"]), ["a"])
 
 
 def test_control_is_the_first_member_or_the_named_row() -> None:
     assert control_row(_transfer(), ["m1", "m2"]) == "m1"
     assert control_row(_transfer(control={"row": "x"}), ["m1"]) == "x"
+
+
+def test_both_arms_of_the_control_run_the_control_seeds_at_its_sizes() -> None:
+    sweep = {"sizes": [20, 30], "reference_patients": 72, "seeds": [1], "run": "all"}
+    control = {"row": "first_member", "seeds": [1, 7, 9], "seed_sizes": [20]}
+    cells = sweep_cells(_transfer(sweep=sweep, control=control), ["m1", "m2"])
+    assert sorted(c[3] for c in cells if c[:3] == ("whole_image", "m1", "20")) == [1, 7, 9]
+    assert sorted(c[3] for c in cells if c[:3] == ("patch_only", "m1", "20")) == [1, 7, 9]
+    # the other model, and the other size, run the sweep's seeds only
+    assert [c[3] for c in cells if c[:3] == ("whole_image", "m2", "20")] == [1]
+    assert [c[3] for c in cells if c[:3] == ("patch_only", "m1", "30")] == [1]
 
 
 def test_cells_cover_models_sizes_seeds_and_the_control() -> None:

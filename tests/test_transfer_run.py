@@ -57,6 +57,25 @@ def test_settings_hold_the_papers_fine_tuning() -> None:
     )
 
 
+def test_the_control_warms_its_new_layers_up_as_the_cbis_ddsm_models_were() -> None:
+    warm_up, fine_tune = _settings(init="patch_only")["schedule"]
+    # whole_image.schedule's first stage (30 epochs at epoch_scale 0.1), then the transfer arm's
+    assert warm_up == {
+        "name": "warm_up",
+        "trainable": "head",
+        "lr": 1e-4,
+        "weight_decay": 1e-3,
+        "epochs": 3,
+    }
+    assert fine_tune == _settings()["schedule"][0]
+
+
+def test_fine_tuning_batch_norm_follows_transfer_patch_bn_else_whole_image() -> None:
+    assert _settings()["patch_bn"] == "fixed"
+    assert _settings(transfer=dict(TRANSFER, patch_bn="batch"))["patch_bn"] == "batch"
+    assert _settings(transfer=dict(TRANSFER, patch_bn=None))["patch_bn"] == "fixed"
+
+
 def test_only_the_ensembles_cells_are_scored_with_tta() -> None:
     assert _settings(size="all")["tta"] is True
     assert _settings(size=20)["tta"] is False

@@ -80,6 +80,28 @@ def test_parts_and_heatmap_presence(patch_models):
     assert hm.head.block1[0].in_channels == len(PATCH_CLASSES)
 
 
+@pytest.mark.parametrize("kind", ["vgg_heatmap", "fc"])
+def test_heatmap_inside_a_whole_image_classifier_is_relu_by_default(patch_models, kind):
+    # the paper, section 2.2: "the activation is always assumed to be ReLU"
+    model = build_whole_image_classifier(patch_models["vgg16"], "vgg16", TOPS[kind], SIZE, PATCH)
+    assert model.heatmap.activation == "relu"
+
+
+def test_shipped_params_build_heatmap_rows_with_relu():
+    from pathlib import Path
+
+    from e2e_mammo.config import load_yaml
+    from e2e_mammo.training.whole_plan import model_settings
+
+    params = load_yaml(Path(__file__).parents[1] / "params.yaml")
+    rows = [r for r in params["table2"] + params["table3"] if r["top"]["type"] in ("fc", "resnet")]
+    heatmap_rows = [r for r in rows if r["top"]["type"] == "fc" or r["top"].get("heatmap")]
+    assert len(heatmap_rows) == 8
+    for row in heatmap_rows:
+        settings = model_settings(row, params["whole_image"], "p", (64, 48), 32)
+        assert settings["heatmap_activation"] == "relu", row["row"]
+
+
 def test_fc_top_is_sized_for_the_heatmap(patch_models):
     # ResNet50 at 256x192 -> 8x6 features; window 2 -> heatmap 7x5; pool 5 -> 2x1
     model = build_whole_image_classifier(
@@ -186,6 +208,6 @@ def test_whole_image_spec_is_plain():
         "patch_size": 224,
         "n_classes": 2,
         "class_names": list(IMAGE_CLASSES),
-        "heatmap_activation": "softmax",
+        "heatmap_activation": "relu",
         "patch_n_classes": 5,
     }

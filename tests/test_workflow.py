@@ -46,23 +46,27 @@ def tiny_params() -> dict:
     tiny["whole_image"]["bootstrap"]["n_boot"] = 50
     tiny["two_step"].update(n_estimators=10, min_samples_split=2)
     tiny["figures"].update(fig2_rows=["vgg-s10-vgg512x3", "vgg-s10-vgg128-64"], heatmap_images=2)
-    tiny["ensemble"]["k"] = TINY_K
+    tiny["ensemble"]["families"] = TINY_FAMILIES
     tiny["transfer"].update(epoch_scale=0.005, ensemble_size=40)  # 1 epoch
     tiny["transfer"]["sweep"].update(sizes=TINY_SIZES, run=[20, 40], seeds=[5])
+    # one seed per cell (the control's extra seeds are unit-tested: test_transfer_plan.py)
+    tiny["transfer"]["control"].update(seeds=[5], seed_sizes=[])
     return tiny
 
 
-#: Ensemble members (CBIS-DDSM: the best 2 of the 5 end-to-end rows; both are fine-tuned on
-#: INbreast, each fine-tuning job costing the suite ~15 s).
-TINY_K = 2
+#: Ensemble families (CBIS-DDSM: one member each, of the tiny rows r50-s10-res256-128x1 and
+#: r50-s10-vgg256-128; both are fine-tuned on INbreast, each fine-tuning job costing the suite
+#: ~15 s). The other two families' selection is unit-tested (test_ensemble*.py).
+TINY_FAMILIES = ["Resnet-Resnet", "Resnet-VGG"]
+TINY_K = len(TINY_FAMILIES)
 #: The tiny sweep: two sizes that train (20 and 40 of 72 patients: 2 and 3 of the 6 tiny
 #: training patients) and one listed as not run.
 TINY_SIZES = [20, 40, "all"]
 
 
 #: One row of every kind: ResNet top, VGG top, a hybrid (ResNet50 patch layers, VGG top),
-#: heatmap inserted, heatmap + FC, and the two-step baseline (the ensemble takes the best TINY_K
-#: of the five end-to-end rows). The other hybrid (VGG16 + ResNet top, the suite's costliest
+#: heatmap inserted, heatmap + FC, and the two-step baseline (the ensemble takes one row of each
+#: of TINY_FAMILIES). The other hybrid (VGG16 + ResNet top, the suite's costliest
 #: job at ~2 min) is left to the unit tests of every arch and top (test_whole_image.py).
 TINY_WHOLE_ROWS = [
     "r50-s10-res256-128x1",
@@ -333,7 +337,7 @@ def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
         rows = [r.data.tags["row"] for r in every if r.data.tags.get("table") == table]
         assert sorted(rows) == sorted(r["row"] for r in params[f"table{table}"])
     others = sorted(r.data.tags["stage"] for r in every if "row" not in r.data.tags)
-    assert others == ["ensemble"] * 2 + ["group"] * 4
+    assert others == ["claims"] + ["ensemble"] * 2 + ["group"] * 4
     for row in ("resnet50-N-S1", "resnet50-N-S10"):
         run = runs[row]
         assert run.data.tags["table"] == "1" and run.data.tags["status"] == "ok"
@@ -385,6 +389,26 @@ def test_dag_writes_the_ensemble_and_figures(pipeline: Path) -> None:
     assert ensemble.loc[1, "threshold_split"] == "fixed" and ensemble.loc[1, "eval_split"] == "val"
     for name in ("fig2_loss.png", "fig3a_roc.png", "fig3b_roc.png", "heatmap_overlays.png"):
         assert (pipeline / "results/figures" / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_dag_computes_the_papers_claims_with_verdicts(pipeline: Path) -> None:
+    from e2e_mammo.evaluation.paired import VERDICTS
+    from e2e_mammo.reporting.claims import COLUMNS
+
+    claims = pd.read_csv(pipeline / "results/tables/claims.csv")
+    assert list(claims.columns) == COLUMNS
+    assert set(claims["verdict"]) <= set(VERDICTS)
+    ran = claims[claims["verdict"] != "not run"]
+    assert (ran["ci_low"] <= ran["difference"]).all() and (
+        ran["difference"] <= ran["ci_high"]
+    ).all()
+    # the tiny pipeline trains no S1 whole-image row: claim 1 names the switch that trains it
+    (first,) = claims[claims["claim"].str.startswith("1.")].itertuples()
+    assert first.verdict == "not run" and "profiles/paper" in first.note
+    assert claims["claim"].str.startswith("3.").sum() == 5 + 1  # each end-to-end row, pooled
+    assert (claims.loc[claims["claim"].str.startswith("8a."), "verdict"] != "not run").all()
+    assert (pipeline / "results/report/claims.html").stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -548,7 +572,7 @@ def test_ensemble_runs_are_parents_of_their_members_runs(pipeline: Path) -> None
         members = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == ensemble.info.run_id]
         assert sorted(r.data.tags["row"] for r in members) == sorted(_cbis_members(pipeline))
         assert {frozenset(r.data.metrics) for r in members} == {
-            frozenset({"auc", "ci_low", "ci_high"})
+            frozenset({"a_auc", "a_auc_ci_low", "a_auc_ci_high"})  # flip-averaged: a_auc
         }
 
 

@@ -55,3 +55,31 @@ def data_kind(config: dict, *datasets: str) -> str:
     synthetic dataset, else ``"real"`` (recorded in model bundles; predict warns on synthetic)."""
     synthetic = any(is_synthetic(config["data"][d]["root"]) for d in datasets)
     return "synthetic" if synthetic else "real"
+
+
+#: The switch that lets the paper scale run on the synthetic datasets (testing the profile).
+ALLOW_SYNTHETIC = "scale.allow_synthetic"
+_DATASET_KEYS = ("cbis_ddsm", "inbreast")
+
+
+def check_scale(config: dict) -> None:
+    """Refuse the paper scale on the built-in synthetic data: raise :class:`ConfigError` naming
+    the setting to change, unless ``scale.allow_synthetic`` opts in."""
+    scale = config["scale"]
+    if scale["name"] != "paper" or scale["allow_synthetic"]:
+        return
+    synthetic = [f"data.{d}.root" for d in _DATASET_KEYS if is_synthetic(config["data"][d]["root"])]
+    if synthetic:
+        raise ConfigError(
+            "the paper profile runs the paper's method on the real datasets, but "
+            f"{' and '.join(synthetic)} {'is' if len(synthetic) == 1 else 'are'} 'synthetic': set "
+            f"{' and '.join(synthetic)} in params.yaml to your download (README 'Using a real "
+            f"download'), or {ALLOW_SYNTHETIC}: true to test the profile on synthetic data"
+        )
+
+
+def numbers_kind(config: dict) -> str:
+    """``"paper"`` when the run has the paper's scale on both real datasets, else ``"demo"``:
+    what the report and tables call their numbers."""
+    real = not any(is_synthetic(config["data"][d]["root"]) for d in _DATASET_KEYS)
+    return "paper" if config["scale"]["name"] == "paper" and real else "demo"

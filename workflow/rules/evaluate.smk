@@ -28,11 +28,10 @@ checkpoint ensemble:
         ENV
     params:
         dataset="cbis-ddsm",
-        k=config["ensemble"]["k"],
+        families=config["ensemble"]["families"],
         bootstrap=config["whole_image"]["bootstrap"],
         eval_split="test",
         threshold=None,
-        fixed_members=False,
         data=data_kind(config, "cbis_ddsm"),
     script:
         "../scripts/ensemble.py"

@@ -97,11 +97,10 @@ rule inbreast_ensemble:
         ENV
     params:
         dataset="inbreast",
-        k=config["ensemble"]["k"],
+        families=None,
         bootstrap=config["whole_image"]["bootstrap"],
         eval_split="val",
         threshold=config["transfer"]["threshold"],
-        fixed_members=True,
         data=data_kind(config, "cbis_ddsm", "inbreast"),
     script:
         "../scripts/ensemble.py"

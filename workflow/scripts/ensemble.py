@@ -1,6 +1,7 @@
-"""Snakemake adapter: a dataset's ensemble and its ROC figure. CBIS-DDSM: the k best members on
-validation, Youden's threshold on validation, scored on test (Fig 3a). INbreast: the fine-tuned
-members as given, a fixed threshold, scored on its validation split (Fig 3b)."""
+"""Snakemake adapter: a dataset's ensemble and its ROC figure. CBIS-DDSM: one member per paper
+family, each its family's best on validation, Youden's threshold on validation, scored on test
+(Fig 3a). INbreast: the fine-tuned members as given, a fixed threshold, scored on its validation
+split (Fig 3b)."""
 
 from pathlib import Path
 
@@ -14,14 +15,13 @@ params = snakemake.params
 run_ensemble(
     [Path(p) for p in snakemake.input.results],
     dataset=params.dataset,
-    k=params.k,
+    families=params.families,
     bootstrap=params.bootstrap,
     out_dir=Path(snakemake.output.summary).parent,
     tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
     roc_png=Path(snakemake.output.roc),
     eval_split=params.eval_split,
     threshold=params.threshold,
-    fixed_members=params.fixed_members,
     roc_points_csv=Path(snakemake.output.roc_points),
     bundle=Path(snakemake.output.bundle),
     data=params.data,

@@ -1,6 +1,7 @@
 """Model averaging of augmented predictions: the paper's four-model ensemble (section 3.1.4).
 
-* :func:`select_members`: the ``k`` models with the best *validation* AUC.
+* :func:`select_family_members`: the paper's four families (section 3.1.4: Resnet-Resnet,
+  Resnet-VGG, VGG-VGG, VGG-Resnet), one member each, its row with the best *validation* A-AUC.
 * :func:`average_predictions`: one row per image with the mean of the members' flip-TTA
   malignant probabilities (the authors' plain average of positive-class probabilities).
 * :func:`ensemble_summary`: AUC with a patient-level bootstrap interval on the evaluation split,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -18,22 +20,46 @@ from e2e_mammo.evaluation.bootstrap import auc_with_ci
 from e2e_mammo.evaluation.operating_point import sensitivity_specificity, youden_threshold
 
 
-def select_members(val_aucs: Mapping[str, float], k: int = 4) -> list[str]:
-    """The ``k`` names with the highest validation AUC, best first (ties: by name). Models with a
-    ``nan`` (or missing) AUC are never chosen; fewer than ``k`` candidates is a ``ValueError``."""
-    if k < 1:
-        raise ValueError(f"k must be positive, got {k}")
-    candidates = {
-        name: float(auc)
-        for name, auc in val_aucs.items()
-        if auc is not None and not math.isnan(float(auc))
-    }
-    if len(candidates) < k:
+@dataclass(frozen=True)
+class FamilyChoice:
+    """The ensemble's members, one per family, best validation score first; ``family`` maps
+    each member to its family, ``missing`` lists the families with no candidate."""
+
+    members: list[str]
+    family: dict[str, str]
+    missing: list[str]
+
+
+def select_family_members(
+    candidates: Mapping[str, tuple[str | None, float]], families: Sequence[str]
+) -> FamilyChoice:
+    """One member per family of ``families``: its candidate with the highest validation score
+    (ties: by name). ``candidates`` maps a row to (its family or ``None``, its validation
+    A-AUC); rows of no listed family, and scores that are ``nan`` or missing, are never chosen.
+    The members are ordered best score first. No family with a candidate is a ``ValueError``.
+
+    The paper, section 3.1.4: the ensemble averages "the four best models", one of each
+    family: Resnet-Resnet, Resnet-VGG, VGG-VGG and VGG-Resnet (Table 4's columns).
+    """
+    best: dict[str, tuple[float, str]] = {}
+    for name, (family, score) in candidates.items():
+        if family not in families or score is None or math.isnan(float(score)):
+            continue
+        key = (-float(score), name)
+        if family not in best or key < best[family]:
+            best[family] = key
+    if not best:
         raise ValueError(
-            f"an ensemble of {k} needs {k} models with a validation AUC, "
-            f"found {len(candidates)}: {sorted(candidates)}"
+            f"no trained row with a validation A-AUC in any family of {list(families)}: "
+            f"candidates {sorted(candidates)}"
         )
-    return sorted(candidates, key=lambda name: (-candidates[name], name))[:k]
+    chosen = sorted((key, family) for family, key in best.items())
+    members = [key[1] for key, _ in chosen]
+    return FamilyChoice(
+        members=members,
+        family={key[1]: family for key, family in chosen},
+        missing=[f for f in families if f not in best],
+    )
 
 
 def average_predictions(

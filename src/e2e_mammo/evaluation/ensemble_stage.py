@@ -1,21 +1,25 @@
 """The model ensemble of a dataset as a pipeline stage (paper section 3.1.4, Fig 3).
 
-Candidates are the end-to-end whole-image models that trained (``status: ok``; the two-step
-baseline is not one). The ``k`` best on **validation** A-AUC (the AUC of the flip-averaged
-score, the score the ensemble averages) are the members; the test set chooses nothing. Their
+The members are the paper's four families (section 3.1.4): Resnet-Resnet (ResNet50 patch
+classifier, ResNet top blocks), Resnet-VGG, VGG-VGG and VGG-Resnet, one member each: the family's
+trained row with the best **validation** A-AUC (the AUC of the flip-averaged score, the score the
+ensemble averages); the test set chooses nothing. Heatmap-inserted, heatmap + FC and two-step
+rows belong to no family and are never members; a family with no trained row is named in the
+summary's note. Their
 augmented predictions (``tta_prob_malignant``) are averaged per image; the summary has the test
 AUC with its 95% patient-level bootstrap interval and the sensitivity and specificity on test at
 the operating point chosen on validation (Youden's J, :mod:`.operating_point`). Writes
 ``summary.json``, ``predictions.csv`` (the averaged and the members' scores) and the ROC figure
 of the members and the ensemble on the evaluated split, and records one MLflow run, the parent
-of one run per member (the member's AUC on the evaluated split).
+of one run per member (the member's A-AUC, ``a_auc``, on the evaluated split).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,9 +28,15 @@ import numpy as np
 import pandas as pd
 
 from e2e_mammo.evaluation.bootstrap import auc_with_ci
-from e2e_mammo.evaluation.ensemble import average_predictions, ensemble_summary, select_members
+from e2e_mammo.evaluation.ensemble import (
+    FamilyChoice,
+    average_predictions,
+    ensemble_summary,
+    select_family_members,
+)
 from e2e_mammo.evaluation.members import read_members as read_members
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.models.top_spec import paper_family
 from e2e_mammo.reporting.figures import plot_roc_curves
 from e2e_mammo.reporting.summaries import roc_points
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
@@ -36,6 +46,7 @@ log = logging.getLogger(__name__)
 ENSEMBLE_COLUMNS = (
     "dataset",
     "members",
+    "families",
     "auc",
     "ci_low",
     "ci_high",
@@ -51,20 +62,39 @@ SELECTION_KEY = "val_a_auc"
 ENSEMBLE_SCORE = "tta_prob_malignant"
 
 
-def candidate_scores(results: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Validation A-AUC of every trained end-to-end model (nan when it has none)."""
+def result_family(result: Mapping[str, Any]) -> str | None:
+    """The paper family of a row's or a cell's ``result.json`` (``None``: none)."""
+    if result.get("section") == "two_step":
+        return None
+    return result.get("family") or paper_family(result.get("arch", ""), result.get("top"))
+
+
+def family_candidates(
+    results: Iterable[Mapping[str, Any]],
+) -> dict[str, tuple[str | None, float]]:
+    """(family, validation A-AUC) of every trained whole-image model (nan when it has none)."""
     out = {}
     for r in results:
-        if r.get("status") == "ok" and r.get("section") != "two_step":
+        if r.get("status") == "ok":
             value = r.get(SELECTION_KEY)
-            out[r["row"]] = float(value) if value is not None else float("nan")
+            out[r["row"]] = (result_family(r), float(value) if value is not None else math.nan)
     return out
 
 
-def _roc_curves(averaged: pd.DataFrame, members: list[str], split: str):
+def _choose(results: list[Mapping[str, Any]], families: Sequence[str] | None) -> FamilyChoice:
+    """The members: one per family (CBIS-DDSM), or every model given (``families`` None)."""
+    if families is None:
+        rows = [r["row"] for r in results]
+        return FamilyChoice(rows, {r["row"]: result_family(r) or "-" for r in results}, [])
+    return select_family_members(family_candidates(results), families)
+
+
+def _roc_curves(averaged: pd.DataFrame, members: list[str], split: str, family: Mapping[str, str]):
     part = averaged[averaged["split"] == split]
     labels = part["label"].to_numpy()
-    curves = {m: (labels, part[f"score_{m}"].to_numpy()) for m in members}
+    curves = {
+        f"{family.get(m, '-')}: {m}": (labels, part[f"score_{m}"].to_numpy()) for m in members
+    }
     curves[f"ensemble of {len(members)}"] = (labels, part["score"].to_numpy())
     return curves
 
@@ -73,7 +103,7 @@ def run_ensemble(
     result_files: Iterable[Path],
     *,
     dataset: str,
-    k: int,
+    families: Sequence[str] | None,
     bootstrap: Mapping[str, Any],
     out_dir: Path,
     tracking: TrackingConfig,
@@ -82,7 +112,6 @@ def run_ensemble(
     eval_split: str = "test",
     threshold_split: str = "val",
     threshold: float | None = None,
-    fixed_members: bool = False,
     bundle: Path | None = None,
     data: str = "real",
 ) -> dict[str, Any]:
@@ -91,19 +120,18 @@ def run_ensemble(
     when given); return the summary (the
     columns of :data:`ENSEMBLE_COLUMNS`).
 
-    ``fixed_members``: every model of ``result_files`` is a member, in their order (INbreast:
-    the fine-tuned CBIS-DDSM members; nothing is chosen on its reported split). ``threshold``:
+    ``families``: the paper families that give one member each (CBIS-DDSM); ``None``: every
+    model of ``result_files`` is a member, in their order (INbreast: the fine-tuned CBIS-DDSM
+    members; nothing is chosen on its reported split). ``threshold``:
     a fixed operating point instead of Youden's on ``threshold_split``. ``bundle``: where to
     write the ensemble's model bundle (its members' ``model.pt`` bundles in one file, with this
     summary; :mod:`e2e_mammo.models.bundle`), trained on ``data`` (``synthetic``/``real``).
     """
     files = [Path(p) for p in result_files]
     results = [json.loads(p.read_text()) for p in files]
-    members = (
-        [r["row"] for r in results]
-        if fixed_members
-        else select_members(candidate_scores(results), k)
-    )
+    fixed_members = families is None
+    choice = _choose(results, families)
+    members = choice.members
     folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
     averaged = average_predictions(
         {m: pd.read_csv(folder[m] / "predictions.csv") for m in members}, score=ENSEMBLE_SCORE
@@ -118,15 +146,22 @@ def run_ensemble(
         seed=int(bootstrap["seed"]),
         threshold=threshold,
     )
+    summary["families"] = ";".join(choice.family[m] for m in members)
+    if choice.missing:
+        missing = ", ".join(choice.missing)
+        summary["note"] = "; ".join(
+            n for n in (summary["note"], f"no trained row of {missing}: not in the ensemble") if n
+        )
     summary = {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
     atomic_write_csv(averaged, out_dir / "predictions.csv")
-    which = "fine-tuned members" if fixed_members else "best models"
+    which = "fine-tuned members" if fixed_members else "family members"
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
-    _write_roc(averaged, members, eval_split, roc_png or out_dir / "roc.png", roc_points_csv, title)
+    png = roc_png or out_dir / "roc.png"
+    _write_roc(averaged, members, eval_split, png, roc_points_csv, title, choice.family)
     run_id = _track(summary, members, results, tracking, dataset, fixed_members)
     _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     if bundle is not None:
-        selection = "given (fine-tuned members)" if fixed_members else f"{k} best {SELECTION_KEY}"
+        selection = _selection_text(fixed_members)
         provenance = {"source": f"ensemble/{dataset}", "data": data, "members": members}
         provenance.update(selection=selection, bootstrap=dict(bootstrap), metrics=_plain(summary))
         write_ensemble_bundle(bundle, [(m, folder[m] / "model.pt") for m in members], provenance)
@@ -135,10 +170,10 @@ def run_ensemble(
     return summary
 
 
-def _write_roc(averaged, members, split: str, png: Path, points: Path | None, title: str) -> None:
-    """The ROC figure of the members and the ensemble on ``split`` (and the ensemble's curve as
-    DVC plot data in ``points``)."""
-    plot_roc_curves(_roc_curves(averaged, members, split), png, title)
+def _write_roc(averaged, members, split, png, points, title, family) -> None:
+    """The ROC figure of the members (labelled by family) and the ensemble on ``split`` (and
+    the ensemble's curve as DVC plot data in ``points``)."""
+    plot_roc_curves(_roc_curves(averaged, members, split, family), png, title)
     if points is not None:
         evaluated = averaged[averaged["split"] == split]
         atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), points)
@@ -171,7 +206,7 @@ def _track(
     tags["git_commit"] = git_commit()
     with start_run(tracking, f"ensemble/{dataset}", tags=tags) as run:
         by_row = {r["row"]: r for r in results}
-        selection = "given (fine-tuned members)" if fixed else f"highest {SELECTION_KEY}"
+        selection = _selection_text(fixed)
         params = {"members": ";".join(members), "selection": selection}
         params.update({f"{m}_val_a_auc": by_row[m].get(SELECTION_KEY) for m in members})
         run.log_params(params)
@@ -183,8 +218,15 @@ def _track(
     return run.run_id
 
 
-#: The metrics of every member's run under an ensemble (the same keys, so MLflow lines them up).
-MEMBER_METRICS = ("auc", "ci_low", "ci_high")
+def _selection_text(fixed: bool) -> str:
+    if fixed:
+        return "given (fine-tuned members)"
+    return f"one per paper family, its highest {SELECTION_KEY}"
+
+
+#: The metrics of every member's run under an ensemble (the same keys, so MLflow lines them up):
+#: the flip-averaged AUC the ensemble averages (A-AUC) and its interval.
+MEMBER_METRICS = {"a_auc": "auc", "a_auc_ci_low": "ci_low", "a_auc_ci_high": "ci_high"}
 
 
 def _track_members(
@@ -197,8 +239,8 @@ def _track_members(
     bootstrap: Mapping[str, Any],
     dataset: str,
 ) -> None:
-    """One child run per member under the ensemble's run: the member's flip-averaged AUC on
-    the evaluated split, with the run that trained it."""
+    """One child run per member under the ensemble's run: the member's flip-averaged AUC
+    (``a_auc``) on the evaluated split, with the run that trained it."""
     part = averaged[averaged["split"] == eval_split]
     training_runs = {r["row"]: r.get("mlflow_run_id") for r in results}
     child = replace(tracking, parent_run_id=ensemble_run_id)
@@ -213,7 +255,8 @@ def _track_members(
         tags = {"stage": "ensemble_member", "dataset": dataset, "row": member}
         tags["training_run_id"] = str(training_runs.get(member))
         with start_run(child, f"ensemble/{dataset}/{member}", tags=tags) as run:
-            run.log_metrics({k: float(ci[k]) for k in MEMBER_METRICS if _finite(ci[k])})
+            scalars = {key: ci[name] for key, name in MEMBER_METRICS.items()}
+            run.log_metrics({k: float(v) for k, v in scalars.items() if _finite(v)})
 
 
 def _finite(value: Any) -> bool:

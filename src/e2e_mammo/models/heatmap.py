@@ -4,8 +4,10 @@ The patch classifier is backbone -> global average pooling -> Linear(C, 5). On a
 backbone gives a larger feature map; averaging it over one patch-sized window (``window`` cells
 of the stride-32 map, 7 for 224-pixel patches: the authors' 7x7 ``AvgPool``) at stride 1 and
 applying the same Linear layer as a 1x1 convolution gives the patch classifier's logits for every
-patch position; softmax over the classes turns them into the paper's heatmap (equation 1), or
-ReLU (equation 2, the authors' later code, used inside whole-image classifiers).
+patch position. Softmax over the classes gives the heatmap of the two-step baseline and of the
+overlays (section 3.1.4); inside a whole-image classifier the activation is ReLU, as the paper
+says (section 2.2: "when we refer to the heatmap in a whole image classifier, the activation is
+always assumed to be ReLU unless otherwise stated") and the authors' code does.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class PatchHeatmap(nn.Module):
 
     ``AvgPool2d(window, stride=1)``, then ``conv`` (1x1, C -> K) whose weight and bias are
     copies of the patch classifier's ``head`` (Linear(C, K)), then ``activation`` over the
-    channels: ``"softmax"`` (the paper's heatmap) or ``"relu"``.
+    channels: ``"softmax"`` (the two-step baseline's heatmap) or ``"relu"`` (the paper's, inside
+    whole-image classifiers).
 
     A feature map smaller than the window along a side (an image smaller than a patch) is
     pooled over that whole side instead of failing: the window is clipped per side to

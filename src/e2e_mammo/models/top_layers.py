@@ -4,9 +4,11 @@ A top is described by a plain dict (as in ``params.yaml``):
 
 * ``{"type": "resnet", "blocks": [[L, M, N, K], ...]}``: per entry one Resnet block
   ``[L-M-N] x K``: K bottleneck units (conv1x1 L -> BN -> ReLU, conv3x3 M -> BN -> ReLU,
-  conv1x1 N -> BN, + shortcut, ReLU). The first unit of each block has stride 2 (on its 3x3
-  conv, as torchvision does) and a projection shortcut (1x1 conv stride 2 + BN); the others
-  identity shortcuts. The paper's ``[512-512-1024] x 2`` is ``[512, 512, 1024, 2]``.
+  conv1x1 N -> BN, + shortcut, ReLU). The first unit of each block has stride 2 on its first
+  (1x1) convolution, as the paper says ("uses stride=2 in the first convolutional layer") and
+  the authors' ``bottleneck_org`` does (not torchvision's v1.5 placement on the 3x3), and a
+  projection shortcut (1x1 conv stride 2 + BN); the others identity shortcuts. The paper's
+  ``[512-512-1024] x 2`` is ``[512, 512, 1024, 2]``.
 * ``{"type": "vgg", "blocks": [[N, K], ...]}``: per entry one VGG block ``N x K``:
   K x (conv3x3 pad 1, depth N, + BN + ReLU), then a 2x2 max-pool. The paper's ``256 x 1`` is
   ``[256, 1]``.
@@ -55,9 +57,10 @@ def _init_conv_bn(module: nn.Module) -> None:
 
 
 class BottleneckUnit(nn.Module):
-    """One bottleneck unit ``[L-M-N]``: conv1x1 L, conv3x3 M (``stride``), conv1x1 N, each with
-    BN, ReLU after the first two and after the addition of the shortcut (a 1x1 conv with
-    ``stride`` + BN when ``project``, else identity, which needs ``in_channels == N``)."""
+    """One bottleneck unit ``[L-M-N]``: conv1x1 L (``stride``: the paper's "stride=2 in the
+    first convolutional layer"), conv3x3 M, conv1x1 N, each with BN, ReLU after the first two
+    and after the addition of the shortcut (a 1x1 conv with ``stride`` + BN when ``project``,
+    else identity, which needs ``in_channels == N``)."""
 
     def __init__(
         self,
@@ -70,9 +73,9 @@ class BottleneckUnit(nn.Module):
         d1, d2, d3 = depths
         if not project and (stride != 1 or in_channels != d3):
             raise ValueError("an identity shortcut needs stride 1 and in_channels == N")
-        self.conv1 = nn.Conv2d(in_channels, d1, 1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, d1, 1, stride=stride, bias=False)
         self.bn1 = nn.BatchNorm2d(d1)
-        self.conv2 = nn.Conv2d(d1, d2, 3, stride=stride, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(d1, d2, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(d2)
         self.conv3 = nn.Conv2d(d2, d3, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(d3)

@@ -88,3 +88,22 @@ def describe_top(spec: Mapping) -> dict[str, str]:
             n_, k_ = (int(v) for v in block)
             cells[f"block{i + 1}"] = f"{n_} x {k_}"
     return cells
+
+
+#: The paper's four model families (section 3.1.4, Table 4's columns), named by patch classifier
+#: and top layers: the ensemble has one member of each.
+PAPER_FAMILIES = ("Resnet-Resnet", "Resnet-VGG", "VGG-VGG", "VGG-Resnet")
+_FAMILY_PATCH = {"resnet50": "Resnet", "vgg16": "VGG"}
+_FAMILY_TOP = {"resnet": "Resnet", "vgg": "VGG"}
+
+
+def paper_family(arch: str, top: Mapping[str, Any] | None) -> str | None:
+    """The paper's name for a model of patch classifier ``arch`` with ``top`` (``Resnet-VGG``:
+    ResNet50 patch classifier, VGG top blocks), or ``None`` for tops that belong to no family
+    (heatmap-inserted, heatmap + FC, the two-step baseline)."""
+    top = top or {}
+    patch = _FAMILY_PATCH.get(arch)
+    kind = _FAMILY_TOP.get(top.get("type", ""))
+    if patch is None or kind is None or top.get("heatmap"):
+        return None
+    return f"{patch}-{kind}"

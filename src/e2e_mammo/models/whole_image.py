@@ -137,12 +137,14 @@ def build_whole_image_classifier(
     image_size: tuple[int, int],
     patch_size: int,
     n_classes: int = 2,
-    heatmap_activation: str = "softmax",
+    heatmap_activation: str = "relu",
 ) -> WholeImageClassifier:
     """Convert ``patch_model`` (left unmodified: its modules are deep-copied) into a
     whole-image classifier for images of ``image_size`` (H, W) with the top layers ``top``.
 
-    With a heatmap (``fc`` tops, or ``top["heatmap"]``) the heatmap window is
+    With a heatmap (``fc`` tops, or ``top["heatmap"]``) its activation is ReLU by default, as
+    the paper states (section 2.2): "when we refer to the heatmap in a whole image classifier,
+    the activation is always assumed to be ReLU unless otherwise stated". The heatmap window is
     :func:`~e2e_mammo.models.heatmap.heatmap_window` of ``patch_size`` and the top takes the
     heatmap's channels in; otherwise the backbone's ``out_channels(arch)``. ``image_size`` only
     matters to ``fc`` tops (their flattened size); conv tops accept any size.
@@ -189,7 +191,7 @@ def whole_image_spec(
     image_size: tuple[int, int],
     patch_size: int,
     n_classes: int = 2,
-    heatmap_activation: str = "softmax",
+    heatmap_activation: str = "relu",
 ) -> dict:
     """The plain-type spec saved with a whole-image model (``saved.save_model``), enough to
     rebuild it with :func:`build_whole_image_classifier`."""

@@ -1,7 +1,9 @@
 """Table 4: transfer-learning efficiency on INbreast, ours beside the paper's, and its plot.
 
 One row of the table per training-subset size: our patients and images (the paper's beside
-them), then per fine-tuned model its validation AUC with the 95% patient-level bootstrap
+them), then one column per paper family (Resnet-Resnet, Resnet-VGG, VGG-VGG, VGG-Resnet, as
+Table 4 names them; each names the row that fills it, ``not run`` where none was fine-tuned)
+with its validation AUC with the 95% patient-level bootstrap
 interval (the mean and spread over seeds when several ran), the control (the same architecture
 fine-tuned from its patch classifier alone) and the paper's four values. A size the
 configuration did not train is listed as ``not in demo`` with the switch that trains it, never
@@ -19,10 +21,10 @@ from typing import Any
 import pandas as pd
 
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
+from e2e_mammo.models.top_spec import PAPER_FAMILIES as PAPER_MODELS
+from e2e_mammo.models.top_spec import paper_family as paper_model
 from e2e_mammo.preprocess.subsets import size_label
 
-#: The paper's four models (Table 4's columns), named by patch classifier and top layers.
-PAPER_MODELS = ("Resnet-Resnet", "Resnet-VGG", "VGG-VGG", "VGG-Resnet")
 COLUMNS = [
     "size",
     "init",
@@ -57,16 +59,6 @@ SELECTION_TEXT = {
         "training patients: nothing was chosen on the validation set."
     ),
 }
-
-
-def paper_model(arch: str, top: Mapping[str, Any]) -> str | None:
-    """The paper's name for a model of ``arch`` with ``top`` (``Resnet-VGG``...), or ``None``
-    for tops Table 4 has no column for (heatmap-inserted, FC)."""
-    patch = {"resnet50": "Resnet", "vgg16": "VGG"}.get(arch)
-    kind = {"resnet": "Resnet", "vgg": "VGG"}.get(top.get("type", ""))
-    if patch is None or kind is None or top.get("heatmap"):
-        return None
-    return f"{patch}-{kind}"
 
 
 def _cell_row(result: Mapping[str, Any], paper: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,17 +147,24 @@ def _paper_cell(size: str, paper: Mapping[str, Mapping[str, Any]]) -> str:
     return " / ".join("-" if values.get(m) is None else f"{values[m]:.2f}" for m in PAPER_MODELS)
 
 
-def _model_columns(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(init, model, header) of every model column, fine-tuned CBIS-DDSM models first."""
+def _model_columns(frame: pd.DataFrame) -> list[tuple[str, str | None, str]]:
+    """(init, model, header) of every model column: the paper's four families in its order,
+    each naming the row that fills it (``None``: no fine-tuned row of that family), then
+    fine-tuned rows of no family, then the control."""
     ran = frame[frame["model"].notna()]
-    out = []
-    for init, model in dict.fromkeys(zip(ran["init"], ran["model"], strict=True)):
-        name = ran.loc[ran["model"] == model, "paper_model"].dropna()
-        label = f"{model} ({name.iloc[0]})" if not name.empty else str(model)
+    pairs = list(dict.fromkeys(zip(ran["init"], ran["model"], strict=True)))
+    family = {m: f for m, f in zip(ran["model"], ran["paper_model"], strict=True) if f}
+    tuned = [m for init, m in pairs if init == "whole_image"]
+    out: list[tuple[str, str | None, str]] = []
+    for name in PAPER_MODELS:
+        rows = [m for m in tuned if family.get(m) == name] or [None]
+        out += [("whole_image", m, f"{name}: {m or 'no row fine-tuned'}") for m in rows]
+    out += [("whole_image", m, str(m)) for m in tuned if m not in family]
+    for init, m in pairs:
         if init == "patch_only":
-            label = f"control: {label} from its patch classifier only"
-        out.append((init, model, label))
-    return sorted(out, key=lambda c: c[0] != "whole_image")
+            label = f"{family[m]}: {m}" if m in family else str(m)
+            out.append((init, m, f"control: {label} from its patch classifier only"))
+    return out
 
 
 def table4_markdown(frame: pd.DataFrame, paper: Mapping[str, Mapping[str, Any]]) -> str:
@@ -183,6 +182,9 @@ def table4_markdown(frame: pd.DataFrame, paper: Mapping[str, Mapping[str, Any]])
             _count_cell(counted, "n_images", "paper_images"),
         ]
         for init, model, _ in columns:
+            if model is None:
+                values.append("not run")
+                continue
             values.append(_auc_cell(cells[(cells["init"] == init) & (cells["model"] == model)]))
         notes = cells.loc[cells["status"] != "ok", ["status", "note"]].drop_duplicates()
         note = "; ".join(f"{s}: {n}" for s, n in notes.itertuples(index=False)) or "-"

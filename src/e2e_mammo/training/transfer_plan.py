@@ -3,10 +3,18 @@ train is described (the INbreast sweep's plan, read by the Snakemake rules).
 
 A cell is ``(init, model, size, seed)``: ``init`` ``whole_image`` (a fine-tuned CBIS-DDSM model)
 or ``patch_only`` (the control). The sweep's cells are every fine-tuned model and the control
-at every size of ``transfer.sweep.run`` and every seed; a size listed in ``transfer.sweep.sizes``
-but not run is in Table 4 as ``not in demo``. :func:`transfer_settings` is exactly what changes a
-cell's result (the job is :mod:`e2e_mammo.training.transfer_run`'s); it is here, torch-free, for
-the workflow's parse.
+at every size of ``transfer.sweep.run`` and every seed of ``transfer.sweep.seeds``; at the sizes
+of ``transfer.control.seed_sizes`` both arms of the control's row (the control and the same row
+fine-tuned from its CBIS-DDSM model) also run every seed of ``transfer.control.seeds``, so that
+their comparison is more than one draw. A size listed in ``transfer.sweep.sizes`` but not run is
+in Table 4 as ``not in demo``.
+
+The control is a fair comparison: its new top layers start random, so they first get the
+warm-up the CBIS-DDSM models had before transfer (``whole_image.schedule``'s first stage, new
+layers only, at its rate and ``whole_image.epoch_scale``), then the transfer arm's fine-tuning.
+
+:func:`transfer_settings` is exactly what changes a cell's result (the job is
+:mod:`e2e_mammo.training.transfer_run`'s); it is here, torch-free, for the workflow's parse.
 """
 
 from __future__ import annotations
@@ -47,6 +55,13 @@ def check_transfer(transfer: Mapping[str, Any], trained_rows: Sequence[str]) -> 
             f"transfer.ensemble_size {transfer['ensemble_size']!r} is not a size that trains "
             f"(transfer.sweep.run: {sizes})"
         )
+    seed_sizes = transfer["control"]["seed_sizes"]
+    listed = [size_label(s) for s in transfer["sweep"]["sizes"]]
+    stray = [] if seed_sizes == "all" else sorted({size_label(s) for s in seed_sizes} - set(listed))
+    if stray:
+        raise ValueError(
+            f"transfer.control.seed_sizes lists sizes not in transfer.sweep.sizes: {stray}"
+        )
     models = transfer["models"]
     named = [] if models == "ensemble" else list(models)
     control = transfer["control"]["row"]
@@ -70,15 +85,36 @@ def control_row(transfer: Mapping[str, Any], models: Sequence[str]) -> str:
     return str(models[0])
 
 
+def control_seed_sizes(transfer: Mapping[str, Any]) -> list[str]:
+    """The sizes (that train) at which both arms of the control's row run every control seed."""
+    wanted = transfer["control"]["seed_sizes"]
+    sizes = run_sizes(transfer)
+    if wanted == "all":
+        return sizes
+    labels = [size_label(s) for s in wanted]
+    return [s for s in sizes if s in labels]
+
+
+def _seeds(transfer: Mapping[str, Any], size: str, both_arms: bool) -> list[int]:
+    seeds = [int(s) for s in transfer["sweep"]["seeds"]]
+    if both_arms and size in control_seed_sizes(transfer):
+        seeds += [int(s) for s in transfer["control"]["seeds"] if int(s) not in seeds]
+    return seeds
+
+
 def sweep_cells(
     transfer: Mapping[str, Any], models: Sequence[str]
 ) -> list[tuple[str, str, str, int]]:
     """Every ``(init, model, size, seed)`` that trains: the models, then the control."""
-    seeds = [int(s) for s in transfer["sweep"]["seeds"]]
     sizes = run_sizes(transfer)
-    cells = [("whole_image", m, s, seed) for m in models for s in sizes for seed in seeds]
     control = control_row(transfer, models)
-    cells += [("patch_only", control, s, seed) for s in sizes for seed in seeds]
+    cells = [
+        ("whole_image", m, s, seed)
+        for m in models
+        for s in sizes
+        for seed in _seeds(transfer, s, m == control)
+    ]
+    cells += [("patch_only", control, s, seed) for s in sizes for seed in _seeds(transfer, s, True)]
     return cells
 
 
@@ -96,6 +132,26 @@ def paper_table4(table4: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 #: What Table 4 says of a size that did not train.
 NOT_RUN_NOTE = f"not fine-tuned by the demo; to run it: {SWEEP_SWITCH}"
+
+
+def cell_schedule(
+    init: str, transfer: Mapping[str, Any], whole: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """A cell's training stages: the fine-tuning (all layers, ``transfer.lr``, ``epochs`` at
+    ``epoch_scale``), after, for the control, the warm-up of its new layers that the CBIS-DDSM
+    models had (``whole_image.schedule``'s first stage at ``whole_image.epoch_scale``)."""
+    stage = {
+        "name": "fine_tune",
+        "trainable": "all",
+        "lr": transfer["lr"],
+        "weight_decay": transfer["weight_decay"],
+        "epochs": transfer["epochs"],
+    }
+    stages = scale_schedule([stage], transfer["epoch_scale"])
+    if init == "patch_only":
+        warmup = dict(whole["schedule"][0], name="warm_up")
+        stages = scale_schedule([warmup], whole["epoch_scale"]) + stages
+    return schedule_to_config(stages)
 
 
 def transfer_settings(
@@ -120,21 +176,14 @@ def transfer_settings(
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if transfer["select"] not in SELECTIONS:
         raise ValueError(f"transfer.select must be one of {SELECTIONS}, got {transfer['select']!r}")
-    stage = {
-        "name": "fine_tune",
-        "trainable": "all",
-        "lr": transfer["lr"],
-        "weight_decay": transfer["weight_decay"],
-        "epochs": transfer["epochs"],
-    }
     sweep, label = transfer["sweep"], size_label(size)
     return {
         "init": init,
         **model_settings(row, whole, patch_row, image_size, patch_size),
-        "schedule": schedule_to_config(scale_schedule([stage], transfer["epoch_scale"])),
+        "schedule": cell_schedule(init, transfer, whole),
         "batch_size": int(transfer["batch_size"]),
         "decay": whole["decay"],
-        "patch_bn": whole["patch_bn"],
+        "patch_bn": transfer.get("patch_bn") or whole["patch_bn"],
         "select": transfer["select"],
         "inner_val_frac": float(transfer["inner_val_frac"]),
         "size": label,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e_mammo.io import atomic_write_json
-from e2e_mammo.models.top_spec import describe_top
+from e2e_mammo.models.top_spec import describe_top, paper_family
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.staged import scale_schedule, schedule_to_config
 
@@ -67,6 +67,8 @@ def row_meta(row: Mapping[str, Any], table: int, choice: PatchChoice) -> dict[st
     return {
         "table": table,
         "section": row_section(top),
+        "top": dict(top),
+        "family": paper_family(row["arch"], top),
         "cells": cells,
         "patch_model": choice.row,
         "patch_init": choice.label,

@@ -1,0 +1,32 @@
+# The paper's claims, computed (results/tables/claims.{csv,md}, one MLflow run): every comparison
+# the paper draws as the difference of two AUCs on the same images, with a 95% patient-level
+# paired bootstrap interval and a verdict (e2e_mammo.reporting.claims). Reads saved predictions;
+# never reruns a model.
+rule claims:
+    input:
+        rows=whole_results(2) + whole_results(3),
+        predictions=expand(
+            "results/whole_models/{model}/predictions.csv", model=TRAINED_WHOLE
+        ),
+        ensemble_summary="results/ensemble/cbis-ddsm/summary.json",
+        ensemble_predictions="results/ensemble/cbis-ddsm/predictions.csv",
+        cells=transfer_results,
+        cell_predictions=transfer_predictions,
+    output:
+        csv="results/tables/claims.csv",
+        md="results/tables/claims.md",
+    log:
+        "logs/tables/claims.log",
+    conda:
+        ENV
+    params:
+        table2=config["table2"],
+        table3=config["table3"],
+        table4=config["table4"],
+        sizes=config["transfer"]["sweep"]["sizes"],
+        bootstrap=config["whole_image"]["bootstrap"],
+        note=PAPER_SWITCH,
+        sweep_note=SWEEP_SWITCH,
+        paper_ensemble_auc=config["ensemble"]["paper_auc"],
+    script:
+        "../scripts/claims.py"
