@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -106,11 +107,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     config = _merged(args.params)
+    out = (args.out or Path(tempfile.mkdtemp(prefix="transfer-bn-"))).resolve()
+    args.pipeline = args.pipeline.resolve()
+    os.chdir(args.pipeline)  # the manifest's image paths are relative to the project folder
     sweep = config["transfer"]["sweep"]
     args.size = str(args.size or (sweep["run"] if sweep["run"] != "all" else sweep["sizes"])[0])
     args.seed = args.seed if args.seed is not None else int(sweep["seeds"][0])
     members = read_members(args.pipeline / "results/ensemble/cbis-ddsm/summary.json")
-    out = args.out or Path(tempfile.mkdtemp(prefix="transfer-bn-"))
     boot = config["whole_image"]["bootstrap"]
     print(f"size {args.size}, seed {args.seed}, members {members}, scratch {out}")
     print("| member | AUC fixed | AUC batch | batch - fixed (95% paired CI) |")

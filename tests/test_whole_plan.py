@@ -1,6 +1,9 @@
+import pytest
+
 from e2e_mammo.training.whole_plan import (
     PAPER_SWITCH,
     PatchChoice,
+    check_row_names,
     choose_patch_row,
     not_run_reason,
     row_meta,
@@ -65,3 +68,36 @@ def test_two_step_row_meta_has_no_cells():
     row = dict(ROW, top={"type": "two_step"})
     meta = row_meta(row, 2, PatchChoice("resnet50-N-S10", "label"))
     assert meta["cells"] == {} and meta["section"] == "two_step"
+
+
+def _named(**changes) -> dict:
+    config = {
+        "table2": [{"row": "a"}],
+        "table3": [{"row": "b"}],
+        "whole_image": {"rows": ["a"]},
+        "figures": {"fig2_rows": ["b"], "heatmap_row": "a"},
+        "transfer": {"models": "ensemble"},
+    }
+    for key, value in changes.items():
+        section, name = key.split("__")
+        config[section][name] = value
+    return config
+
+
+def test_known_row_names_pass():
+    check_row_names(_named())
+    check_row_names(_named(whole_image__rows="all", transfer__models=["a", "b"]))
+
+
+@pytest.mark.parametrize(
+    "key, change",
+    [
+        ("whole_image.rows", {"whole_image__rows": ["a", "r50-typo"]}),
+        ("figures.fig2_rows", {"figures__fig2_rows": ["r50-typo"]}),
+        ("figures.heatmap_row", {"figures__heatmap_row": "r50-typo"}),
+        ("transfer.models", {"transfer__models": ["r50-typo"]}),
+    ],
+)
+def test_an_unknown_row_name_names_its_key_and_the_valid_rows(key, change):
+    with pytest.raises(ValueError, match=rf"{key} names .*\['r50-typo'\] \(the rows: a, b\)"):
+        check_row_names(_named(**change))

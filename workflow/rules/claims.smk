@@ -20,6 +20,7 @@ rule claims:
     conda:
         ENV
     params:
+        code=code("claims.py"),
         table2=config["table2"],
         table3=config["table3"],
         table4=config["table4"],

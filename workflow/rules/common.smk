@@ -10,6 +10,7 @@ from e2e_mammo.config import (
     numbers_kind,
     validate_params,
 )
+from e2e_mammo.code_version import code_version
 from e2e_mammo.evaluation.members import read_members
 from e2e_mammo.output_times import restore_output_times
 from e2e_mammo.tracking import TrackingConfig, ensure_store_record
@@ -18,6 +19,7 @@ from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.training.patch_plan import choose_pretrained, row_training_settings
 from e2e_mammo.training.whole_plan import (
     PAPER_SWITCH,
+    check_row_names,
     choose_patch_row,
     not_run_reason,
     row_meta,
@@ -35,8 +37,10 @@ from e2e_mammo.training.transfer_plan import (
 )
 
 validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
-# the paper profile on synthetic data stops here, naming the setting to change
+# the paper profile on synthetic data stops here, naming the setting to change; so does a row
+# name that no table has
 check_scale(config)
+check_row_names(config)
 # demo or paper: what the report's captions call the numbers (keyed on the data and the scale,
 # e2e_mammo.config.numbers_kind); the captions read it as snakemake.config["numbers"]
 NUMBERS = numbers_kind(config)
@@ -53,6 +57,17 @@ if workflow.is_main_process:
         )
 
 DATASETS = ["cbis-ddsm", "inbreast"]
+SCRIPTS = Path(workflow.basedir) / "workflow/scripts"
+PACKAGE_DIR = Path(workflow.basedir) / "src/e2e_mammo"
+
+
+def code(script):
+    """The code a rule's job runs: its adapter script and every package module that imports,
+    transitively, hashed without comments or docstrings (e2e_mammo.code_version). A param of
+    every rule, so that a code edit reruns exactly the jobs it changes."""
+    return code_version(SCRIPTS / script, PACKAGE_DIR)
+
+
 ENV = "../../envs/e2e-mammo.yaml"
 
 

@@ -17,6 +17,7 @@ rule convert_dataset:
         ENV
     threads: 8
     params:
+        code=code("convert_dataset.py"),
         size=config["convert"]["size"],
         intensity=config["convert"]["intensity"],
         strict=config["convert"]["strict"],

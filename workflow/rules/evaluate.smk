@@ -27,6 +27,7 @@ checkpoint ensemble:
     conda:
         ENV
     params:
+        code=code("ensemble.py"),
         dataset="cbis-ddsm",
         families=config["ensemble"]["families"],
         bootstrap=config["whole_image"]["bootstrap"],
@@ -47,6 +48,8 @@ rule ensemble_table:
         "logs/tables/ensemble.log",
     conda:
         ENV
+    params:
+        code=code("ensemble_table.py"),
     script:
         "../scripts/ensemble_table.py"
 
@@ -61,6 +64,8 @@ rule loss_curves:
         "logs/plots/loss_curves.log",
     conda:
         ENV
+    params:
+        code=code("loss_curves.py"),
     script:
         "../scripts/loss_curves.py"
 
@@ -82,6 +87,8 @@ rule fig2:
         "logs/figures/fig2.log",
     conda:
         ENV
+    params:
+        code=code("fig2.py"),
     script:
         "../scripts/fig2.py"
 
@@ -103,6 +110,7 @@ rule heatmap_overlays:
     conda:
         ENV
     params:
+        code=code("heatmap_overlays.py"),
         settings=dict(
             n_images=config["figures"]["heatmap_images"],
             image_size=image_size(),
@@ -127,6 +135,7 @@ rule fig4:
     conda:
         ENV
     params:
+        code=code("fig4.py"),
         datasets=DATASETS,
     script:
         "../scripts/fig4.py"

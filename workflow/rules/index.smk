@@ -10,6 +10,7 @@ rule index_cbis_ddsm:
     conda:
         ENV
     params:
+        code=code("index_dataset.py"),
         csv_dir=cbis_csv_dir,
         strict=config["index"]["strict"],
         # the official set of a view listed under both a Mass- and a Calc- subject
@@ -29,6 +30,7 @@ rule index_inbreast:
     conda:
         ENV
     params:
+        code=code("index_dataset.py"),
         csv_dir=None,
         strict=config["index"]["strict"],
     script:

@@ -9,6 +9,7 @@ rule pixel_mean:
     conda:
         ENV
     params:
+        code=code("pixel_mean.py"),
         split=config["stats"]["mean_split"],
     script:
         "../scripts/pixel_mean.py"
@@ -31,6 +32,7 @@ rule extract_patches:
     conda:
         ENV
     params:
+        code=code("extract_patches.py"),
         sampling=patch_set_params,
     script:
         "../scripts/extract_patches.py"

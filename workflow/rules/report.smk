@@ -17,6 +17,7 @@ rule report_table:
     conda:
         ENV
     params:
+        code=code("report_table.py"),
         title=report_table_title,
     script:
         "../scripts/report_table.py"

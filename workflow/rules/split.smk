@@ -10,6 +10,7 @@ rule split_dataset:
     conda:
         ENV
     params:
+        code=code("split_dataset.py"),
         split=split_params,
     script:
         "../scripts/split_dataset.py"

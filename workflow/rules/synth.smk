@@ -6,6 +6,7 @@ rule synth_dataset:
     conda:
         ENV
     params:
+        code=code("synth_dataset.py"),
         synthetic=synthetic_params,
     script:
         "../scripts/synth_dataset.py"

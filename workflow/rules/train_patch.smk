@@ -23,6 +23,7 @@ rule train_patch_classifier:
     resources:
         gpu=1,
     params:
+        code=code("train_patch_classifier.py"),
         settings=patch_training_settings,
     script:
         "../scripts/train_patch_classifier.py"
@@ -38,6 +39,7 @@ rule patch_row_not_run:
     conda:
         ENV
     params:
+        code=code("patch_row_not_run.py"),
         row=not_run_row,
         pretrained=config["pretrained"],
     script:
@@ -56,6 +58,7 @@ rule table1:
     conda:
         ENV
     params:
+        code=code("table1.py"),
         paper=paper_table1,
     script:
         "../scripts/table1.py"

@@ -24,6 +24,7 @@ rule train_whole_image:
     resources:
         gpu=1,
     params:
+        code=code("train_whole_image.py"),
         settings=whole_settings,
         meta=whole_meta,
     script:
@@ -48,6 +49,7 @@ rule two_step:
         ENV
     threads: 2
     params:
+        code=code("two_step.py"),
         settings=two_step_settings,
         meta=whole_meta,
     script:
@@ -64,6 +66,7 @@ rule whole_row_not_run:
     conda:
         ENV
     params:
+        code=code("whole_row_not_run.py"),
         info=whole_not_run,
     script:
         "../scripts/whole_row_not_run.py"
@@ -81,6 +84,7 @@ rule table2:
     conda:
         ENV
     params:
+        code=code("whole_table.py"),
         paper=paper_whole(2),
         title="Table 2: whole-image classifiers on the ResNet50 patch classifier",
     script:
@@ -99,6 +103,7 @@ rule table3:
     conda:
         ENV
     params:
+        code=code("whole_table.py"),
         paper=paper_whole(3),
         title="Table 3: whole-image classifiers on the VGG16 patch classifier",
     script:

@@ -29,6 +29,7 @@ rule transfer_cell:
     resources:
         gpu=1,
     params:
+        code=code("transfer_cell.py"),
         settings=transfer_cell_settings,
     script:
         "../scripts/transfer_cell.py"
@@ -52,6 +53,7 @@ rule table4:
     conda:
         ENV
     params:
+        code=code("table4.py"),
         sizes=config["transfer"]["sweep"]["sizes"],
         paper=paper_table4(config["table4"]),
         note=NOT_RUN_NOTE,
@@ -71,6 +73,8 @@ rule sweep_points:
         init="whole_image|patch_only",
     conda:
         ENV
+    params:
+        code=code("sweep_points.py"),
     script:
         "../scripts/sweep_points.py"
 
@@ -96,6 +100,7 @@ rule inbreast_ensemble:
     conda:
         ENV
     params:
+        code=code("ensemble.py"),
         dataset="inbreast",
         families=None,
         bootstrap=config["whole_image"]["bootstrap"],

@@ -14,6 +14,7 @@ import signal
 from torch.utils.data import DataLoader, Dataset
 
 from e2e_mammo.data.samplers import EpochBatchSampler
+from e2e_mammo.start_method import start_method
 
 
 def _passthrough(batch):
@@ -47,7 +48,7 @@ def make_loader(
         pin_memory=False,
         worker_init_fn=_worker_init if workers > 0 else None,
         # not fork: a forked child of a process that used OpenCV's thread pool can hang
-        multiprocessing_context="forkserver" if workers > 0 else None,
+        multiprocessing_context=start_method() if workers > 0 else None,
     )
 
 

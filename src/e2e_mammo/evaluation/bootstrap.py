@@ -102,14 +102,21 @@ def auc_with_ci(
     for start in range(0, n_boot, chunk):
         counts = _draw_counts(n_groups, min(chunk, n_boot - start), rng)
         parts.append(_weighted_auc(positive, scores, counts[:, codes].astype(np.float64)))
-    boot = np.concatenate(parts)
-    boot = boot[~np.isnan(boot)]
-    result["n_boot"] = len(boot)
-    if len(boot):
-        alpha = (1 - level) / 2
-        low, high = np.quantile(boot, [alpha, 1 - alpha])
-        result["ci_low"], result["ci_high"] = float(low), float(high)
+    result["n_boot"], result["ci_low"], result["ci_high"] = percentile_interval(
+        np.concatenate(parts), level
+    )
     return result
+
+
+def percentile_interval(boot: np.ndarray, level: float) -> tuple[int, float, float]:
+    """(resamples used, low, high): the ``level`` percentile interval of the bootstrap values
+    ``boot``, ``nan`` ones (resamples with one class) left out; ``nan`` bounds when none is left."""
+    boot = boot[~np.isnan(boot)]
+    if not len(boot):
+        return 0, math.nan, math.nan
+    alpha = (1 - level) / 2
+    low, high = np.quantile(boot, [alpha, 1 - alpha])
+    return len(boot), float(low), float(high)
 
 
 def prediction_auc(

@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from e2e_mammo.evaluation.bootstrap import _binary_labels, _draw_counts, _weighted_auc
+from e2e_mammo.evaluation.bootstrap import (
+    _binary_labels,
+    _draw_counts,
+    _weighted_auc,
+    percentile_interval,
+)
 
 #: What a comparison says of the paper's claim (``not run``: a needed model did not train).
 VERDICTS = ("holds", "contradicted", "cannot tell", "not run")
@@ -113,12 +118,7 @@ def paired_auc_difference(
     result["auc_b"] = float(np.mean(result["aucs_b"]))
     result["difference"] = result["auc_a"] - result["auc_b"]
     boot = _boot_differences(positive, codes, n_groups, (scores_a, scores_b), n_boot, seed)
-    boot = boot[~np.isnan(boot)]
-    result["n_boot"] = len(boot)
-    if len(boot):
-        alpha = (1 - level) / 2
-        low, high = np.quantile(boot, [alpha, 1 - alpha])
-        result["ci_low"], result["ci_high"] = float(low), float(high)
+    result["n_boot"], result["ci_low"], result["ci_high"] = percentile_interval(boot, level)
     return result
 
 

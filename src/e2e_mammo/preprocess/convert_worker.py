@@ -36,6 +36,7 @@ from e2e_mammo.errors import DatasetError
 from e2e_mammo.io import atomic_write
 from e2e_mammo.preprocess.convert import resize_image, resize_mask
 from e2e_mammo.preprocess.dicom import ImageInfo, read_image_with_info, read_mask
+from e2e_mammo.start_method import start_method
 
 #: cv2.imencode parameters for the PNGs. OpenCV's defaults (zlib level 1, RLE strategy) are
 #: ~3x faster than an explicit IMWRITE_PNG_COMPRESSION=1 (default strategy) at a similar size.
@@ -170,8 +171,9 @@ def run_pool(tasks: list[ImageTask], threads: int) -> Iterator[tuple[ImageTask, 
     """
     # forkserver: workers never inherit a parent's OpenCV thread pool (fork can hang in
     # cv2.resize after the parent used it); the preload keeps worker start-up cheap.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["e2e_mammo.preprocess.convert_worker"])
+    ctx = multiprocessing.get_context(start_method())
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["e2e_mammo.preprocess.convert_worker"])
     window = threads * 2  # bounded in-flight work keeps memory flat
     pending: dict[Future[Record], ImageTask] = {}
     queue = iter(tasks)

@@ -33,6 +33,7 @@ from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.saved import save_model
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
@@ -46,13 +47,6 @@ log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
 #: write on the 2-core machines; short demo epochs (~4 s) write one at most every 30 s.
 CHECKPOINT_INTERVAL_S = 30.0
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _fit_config(settings: Mapping[str, Any]) -> FitConfig:

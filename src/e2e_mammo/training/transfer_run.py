@@ -50,10 +50,10 @@ from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
 from e2e_mammo.preprocess.subsets import subset_counts, subset_images
 from e2e_mammo.tracking import TrackingConfig, git_commit
 from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.patch_run import pick_device
 from e2e_mammo.training.staged import schedule_from_config
 from e2e_mammo.training.transfer_plan import INITS as INITS
 from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS

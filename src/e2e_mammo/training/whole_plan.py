@@ -53,6 +53,28 @@ def choose_patch_row(
     return PatchChoice(row["row"], "random init; paper: ImageNet")
 
 
+def check_row_names(config: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` when ``whole_image.rows``, ``figures.fig2_rows``,
+    ``figures.heatmap_row`` or ``transfer.models`` (a list) name a row that is in neither
+    ``table2`` nor ``table3``, naming the key, the unknown names and the valid ones."""
+    valid = [r["row"] for r in (*config["table2"], *config["table3"])]
+    named = {
+        "whole_image.rows": config["whole_image"]["rows"],
+        "figures.fig2_rows": config["figures"]["fig2_rows"],
+        "figures.heatmap_row": [config["figures"]["heatmap_row"]],
+        "transfer.models": config["transfer"]["models"],
+    }
+    for key, names in named.items():
+        if names in ("all", "ensemble"):
+            continue
+        unknown = [n for n in names if n not in valid]
+        if unknown:
+            raise ValueError(
+                f"{key} names rows that are in neither table2 nor table3: {unknown} "
+                f"(the rows: {', '.join(valid)})"
+            )
+
+
 def row_status(row: Mapping[str, Any], selected: Sequence[str] | str, choice: PatchChoice) -> str:
     """``ok`` (trains), ``not in demo`` or ``not run`` (no patch classifier)."""
     if selected != "all" and row["row"] not in selected:

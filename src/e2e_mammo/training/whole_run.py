@@ -55,10 +55,10 @@ from e2e_mammo.models.saved import load_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 from e2e_mammo.tracking import TrackingConfig, git_commit
 from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import Extension, FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.patch_run import pick_device
 from e2e_mammo.training.staged import schedule_from_config
 from e2e_mammo.training.whole_plan import model_settings as model_settings
 from e2e_mammo.training.whole_plan import row_section as row_section
