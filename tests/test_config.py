@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from e2e_mammo.config import check_scale, load_yaml, numbers_kind, validate_params
+from e2e_mammo.config import (
+    check_scale,
+    coerce_to_schema,
+    load_yaml,
+    numbers_kind,
+    validate_params,
+)
 from e2e_mammo.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +81,25 @@ def test_numbers_are_demo_numbers_unless_paper_scale_on_real_data(params: dict) 
     assert numbers_kind(_at_scale(params, "paper", real=both)) == "paper"
     assert numbers_kind(_at_scale(params, "paper", allow=True)) == "demo"
     assert numbers_kind(_at_scale(params, "demo", real=both)) == "demo"
+
+
+def test_config_strings_become_numbers_and_booleans_where_the_schema_wants_them(params) -> None:
+    # Snakemake's --config gives strings only
+    changed = copy.deepcopy(params)
+    changed["two_step"]["n_estimators"] = "400"
+    changed["tracking"]["enabled"] = "false"
+    changed["whole_image"]["bootstrap"]["seed"] = "3"
+    changed["transfer"]["sweep"]["seeds"] = ["5", "6"]
+    typed = coerce_to_schema(changed, load_yaml(SCHEMA))
+    assert typed["two_step"]["n_estimators"] == 400 and typed["tracking"]["enabled"] is False
+    assert typed["whole_image"]["bootstrap"]["seed"] == 3
+    assert typed["transfer"]["sweep"]["seeds"] == [5, 6]
+    validate_params(typed, SCHEMA)
+
+
+def test_strings_the_schema_allows_stay_strings(params) -> None:
+    changed = copy.deepcopy(params)
+    changed["whole_image"]["rows"] = "all"
+    changed["tracking"]["uri"] = "123"
+    typed = coerce_to_schema(changed, load_yaml(SCHEMA))
+    assert typed["whole_image"]["rows"] == "all" and typed["tracking"]["uri"] == "123"

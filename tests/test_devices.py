@@ -20,7 +20,8 @@ CLAIM = (
 @pytest.fixture()
 def locks(tmp_path, monkeypatch):
     monkeypatch.setenv(LOCKS_ENV, str(tmp_path))
-    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    for name in (DEVICE_ENV, devices.SCALE_ENV, devices.ALLOW_CPU_ENV):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(devices, "_HELD", {})
     return tmp_path
 
@@ -68,3 +69,28 @@ def test_a_finished_jobs_gpu_is_free_again(locks) -> None:
 
 def test_one_gpu_needs_no_lock(locks) -> None:
     assert claim_gpu(1) == 0 and not list(locks.iterdir())
+
+
+def test_paper_scale_training_refuses_the_cpu_naming_the_switch(locks, monkeypatch) -> None:
+    monkeypatch.setenv(devices.SCALE_ENV, "paper")
+    monkeypatch.delenv(devices.ALLOW_CPU_ENV, raising=False)
+    with pytest.raises(RuntimeError, match="E2E_MAMMO_ALLOW_CPU=1"):
+        pick_device("cpu")
+
+
+def test_paper_scale_on_the_cpu_can_be_forced(locks, monkeypatch) -> None:
+    monkeypatch.setenv(devices.SCALE_ENV, "paper")
+    monkeypatch.setenv(devices.ALLOW_CPU_ENV, "1")
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_demo_scale_trains_on_the_cpu(locks, monkeypatch) -> None:
+    monkeypatch.setenv(devices.SCALE_ENV, "demo")
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_set_scale_records_the_workflows_scale(locks, monkeypatch) -> None:
+    monkeypatch.setenv(devices.SCALE_ENV, "demo")  # restored after the test
+    devices.set_scale({"scale": {"name": "paper"}})
+    with pytest.raises(RuntimeError, match="scale.name: paper"):
+        pick_device("cpu")

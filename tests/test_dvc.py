@@ -30,3 +30,16 @@ def test_every_dvc_out_is_written_by_a_rule() -> None:
     outs = {next(iter(o)) if isinstance(o, dict) else o for o in _stage()["outs"]}
     # and Snakemake's records of them, and the MLflow store record the workflow's onstart writes
     assert outs == written | {".snakemake/metadata", "results/mlflow"}
+
+
+def test_every_repro_runs_snakemake_which_decides() -> None:
+    stage = _stage()
+    assert stage["always_changed"] is True
+    assert "$E2E_MAMMO_SNAKEMAKE_ARGS" in stage["cmd"]
+
+
+def test_metrics_and_plots_are_kept_in_git() -> None:
+    outs = {next(iter(o)): next(iter(o.values())) for o in _stage()["outs"] if isinstance(o, dict)}
+    for path in ("results/metrics", "results/plots"):
+        assert outs[path]["cache"] is False
+        assert f"!{path}/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -756,8 +756,8 @@ def test_report_is_one_page_with_every_table_and_figure(pipeline: Path, tmp_path
     assert page.count("data:image/png") >= 6  # self-contained: the figures are embedded
 
 
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+def _run(cmd: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, f"{cmd}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     return proc
 
@@ -766,7 +766,7 @@ def _project_copy(pipeline: Path, repo: Path) -> None:
     """A git repository of the project's tracked files, the tiny params and finished results."""
     tracked = _run(["git", "ls-files", "-z"], ROOT).stdout.split("\0")
     keep = ("Snakefile", "dvc.yaml", ".dvc/", ".dvcignore", ".gitignore", "profiles/")
-    keep += ("workflow/", "src/e2e_mammo/")
+    keep += ("workflow/", "src/e2e_mammo/", "envs/")
     for name in (n for n in tracked if n.startswith(keep)):
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)
@@ -794,7 +794,34 @@ def test_dvc_pull_in_a_fresh_clone_leaves_nothing_to_rerun(pipeline: Path, tmp_p
     assert (clone / "results/tables/table4.md").read_text() == (
         pipeline / "results/tables/table4.md"
     ).read_text()
-    repro = _run([dvc, "repro"], clone).stdout
-    assert "didn't change" in repro and "Running stage" not in repro
+    # the stage always runs (always_changed): Snakemake, finding everything current, runs no job
+    env = dict(os.environ, PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}")
+    env["TORCH_HOME"] = str(clone / "torch-home")
+    repro = _run([dvc, "repro"], clone, env)
+    out = repro.stdout + repro.stderr
+    assert "Running stage 'pipeline'" in out and "Nothing to be done" in out
+    assert _run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == ""
     proc = run_snakemake(clone, "all", "-n", snakefile=clone / "Snakefile")
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+    # Snakemake options reach the stage's command without editing dvc.yaml
+    env["E2E_MAMMO_SNAKEMAKE_ARGS"] = "--dry-run --forcerun table1"
+    out = _run([dvc, "repro"], clone, env)
+    assert "rule table1" in out.stdout + out.stderr and "dry-run" in out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_metrics_and_plots_travel_in_git_not_the_dvc_cache(pipeline: Path, tmp_path: Path) -> None:
+    from dvc.repo import Repo
+
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    origin, clone = tmp_path / "origin", tmp_path / "clone"
+    _project_copy(pipeline, origin)
+    tracked = _run(["git", "ls-files", "results/metrics", "results/plots"], origin).stdout
+    assert "results/metrics/table1.json" in tracked and "results/plots/roc/" in tracked
+    _run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    shown = _run([dvc, "metrics", "show", "--json"], clone).stdout  # no dvc pull
+    assert "results/metrics/table1.json" in shown and "test_accuracy" in shown
+    with Repo(str(clone)) as repo:
+        cached = {str(out.def_path): out.use_cache for out in repo.index.outs}
+    assert cached["results/metrics"] is False and cached["results/plots"] is False
+    assert cached["results/whole_models"] is True

@@ -44,6 +44,65 @@ def validate_params(
         raise ConfigError("invalid parameters:\n  " + "\n  ".join(problems))
 
 
+def _resolve(schema: Any, root: dict) -> dict:
+    """``schema`` with a local ``$ref`` (``#/$defs/name``) followed."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        node: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema if isinstance(schema, dict) else {}
+
+
+def _branches(schema: dict, root: dict) -> list[dict]:
+    """The schema and its ``oneOf``/``anyOf`` alternatives, each resolved."""
+    out = [schema]
+    for key in ("oneOf", "anyOf"):
+        out += [_resolve(b, root) for b in schema.get(key, [])]
+    return out
+
+
+def _allows_string(schema: dict, root: dict) -> bool:
+    for branch in _branches(schema, root):
+        kind = branch.get("type")
+        kinds = [kind] if isinstance(kind, str) else list(kind or [])
+        values = [branch["const"]] if "const" in branch else list(branch.get("enum", []))
+        if "string" in kinds or any(isinstance(v, str) for v in values):
+            return True
+    return False
+
+
+def _container(schema: dict, root: dict, kind: str) -> dict:
+    """The branch of ``schema`` that describes a value of JSON type ``kind``."""
+    for branch in _branches(schema, root):
+        if branch.get("type") == kind or (kind == "object" and "properties" in branch):
+            return branch
+    return {}
+
+
+def coerce_to_schema(value: Any, schema: Any, root: dict | None = None) -> Any:
+    """``value`` with every string that the schema does not allow as a string read as YAML
+    (``"400"`` -> 400, ``"true"`` -> True): Snakemake's ``--config key=value`` gives strings
+    only. Anything else is returned as it is, for the validation to judge."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if isinstance(value, dict):
+        branch = _container(schema, root, "object")
+        props, extra = branch.get("properties", {}), branch.get("additionalProperties")
+        default = extra if isinstance(extra, dict) else {}
+        return {k: coerce_to_schema(v, props.get(k, default), root) for k, v in value.items()}
+    if isinstance(value, list):
+        items = _container(schema, root, "array").get("items", {})
+        return [coerce_to_schema(v, items, root) for v in value]
+    if isinstance(value, str) and schema and not _allows_string(schema, root):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return value if isinstance(parsed, str) else parsed
+    return value
+
+
 def is_synthetic(root: str) -> bool:
     """Whether a dataset root asks for the built-in synthetic dataset."""
     return root == SYNTHETIC

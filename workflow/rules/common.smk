@@ -5,8 +5,10 @@ from pathlib import Path
 
 from e2e_mammo.config import (
     check_scale,
+    coerce_to_schema,
     data_kind,
     is_synthetic,
+    load_yaml,
     numbers_kind,
     validate_params,
 )
@@ -36,7 +38,12 @@ from e2e_mammo.training.transfer_plan import (
     transfer_settings,
 )
 
-validate_params(config, Path(workflow.basedir) / "workflow/schemas/params.schema.yaml")
+SCHEMA = Path(workflow.basedir) / "workflow/schemas/params.schema.yaml"
+# `--config key=value` gives strings: numbers and booleans where the schema wants them
+_typed = coerce_to_schema(dict(config), load_yaml(SCHEMA))
+config.clear()
+config.update(_typed)
+validate_params(config, SCHEMA)
 # the paper profile on synthetic data stops here, naming the setting to change; so does a row
 # name that no table has
 check_scale(config)

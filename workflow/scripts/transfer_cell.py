@@ -5,12 +5,14 @@ from pathlib import Path
 from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
+from e2e_mammo.training.devices import set_scale
 from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell
 
 
 def main() -> None:
     snakemake = globals()["snakemake"]
     log_to_file(snakemake.log[0])
+    set_scale(snakemake.config)  # paper-scale training refuses the CPU
     inputs = TransferInputs(
         splits_csv=Path(snakemake.input.splits),
         manifest_csv=Path(snakemake.input.manifest),

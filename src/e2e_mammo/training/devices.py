@@ -9,6 +9,11 @@
   system releases it when the process ends, also on a crash). With every GPU taken (more jobs
   than GPUs), the process id picks one.
 
+* Paper-scale training on the CPU is refused, loudly: a training job's adapter script records
+  ``scale.name`` (:func:`set_scale`, as ``E2E_MAMMO_SCALE``: run time only, it reruns nothing),
+  and at ``paper`` a job that would train on the CPU stops naming the switch that forces it
+  (``E2E_MAMMO_ALLOW_CPU=1``).
+
 The lock files need no torch (imported on first use by :func:`pick_device`).
 """
 
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEVICE_ENV = "E2E_MAMMO_DEVICE"
 LOCKS_ENV = "E2E_MAMMO_GPU_LOCKS"
+SCALE_ENV = "E2E_MAMMO_SCALE"
+ALLOW_CPU_ENV = "E2E_MAMMO_ALLOW_CPU"
 #: The lock files this process holds (kept open: closing one releases its GPU).
 _HELD: dict[int, int] = {}
 
@@ -80,9 +87,32 @@ def pick_device(device: str = "auto") -> torch.device:
 
     requested = os.environ.get(DEVICE_ENV) or device
     if requested != "auto":
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda", claim_gpu(torch.cuda.device_count()))
-    if _mps_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        chosen = torch.device(requested)
+    elif torch.cuda.is_available():
+        chosen = torch.device("cuda", claim_gpu(torch.cuda.device_count()))
+    elif _mps_available():
+        chosen = torch.device("mps")
+    else:
+        chosen = torch.device("cpu")
+    check_not_paper_on_cpu(chosen.type)
+    return chosen
+
+
+def set_scale(config: dict) -> None:
+    """Record the workflow config's ``scale.name`` for this job's :func:`pick_device`."""
+    os.environ[SCALE_ENV] = str(config["scale"]["name"])
+
+
+def check_not_paper_on_cpu(device_type: str) -> None:
+    """Refuse a training job on the CPU at the paper's scale (``E2E_MAMMO_SCALE=paper``) unless
+    ``E2E_MAMMO_ALLOW_CPU=1``: the paper's matrix would take weeks there."""
+    if device_type != "cpu" or os.environ.get(SCALE_ENV) != "paper":
+        return
+    if os.environ.get(ALLOW_CPU_ENV) == "1":
+        log.warning("paper-scale training on the CPU, forced by %s=1", ALLOW_CPU_ENV)
+        return
+    raise RuntimeError(
+        "refusing to train at the paper's scale (scale.name: paper) on the CPU: no CUDA or MPS "
+        f"device was found (or {DEVICE_ENV} asks for the CPU). Run on a GPU machine, or set "
+        f"{ALLOW_CPU_ENV}=1 to force it"
+    )
