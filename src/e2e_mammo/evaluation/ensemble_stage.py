@@ -116,16 +116,13 @@ def run_ensemble(
     data: str = "real",
 ) -> dict[str, Any]:
     """Choose, average and score the ensemble; write ``out_dir``/{summary.json, predictions.csv}
-    and the ROC figure (``roc_png``, default ``out_dir/roc.png``; its points in ``roc_points_csv``
-    when given); return the summary (the
-    columns of :data:`ENSEMBLE_COLUMNS`).
+    and the ROC figure (``roc_png``, default ``out_dir/roc.png``; its points in
+    ``roc_points_csv`` when given); return the summary (:data:`ENSEMBLE_COLUMNS`).
 
     ``families``: the paper families that give one member each (CBIS-DDSM); ``None``: every
-    model of ``result_files`` is a member, in their order (INbreast: the fine-tuned CBIS-DDSM
-    members; nothing is chosen on its reported split). ``threshold``:
-    a fixed operating point instead of Youden's on ``threshold_split``. ``bundle``: where to
-    write the ensemble's model bundle (its members' ``model.pt`` bundles in one file, with this
-    summary; :mod:`e2e_mammo.models.bundle`), trained on ``data`` (``synthetic``/``real``).
+    model of ``result_files`` is a member, in their order (INbreast). ``threshold``: a fixed
+    operating point instead of Youden's on ``threshold_split``. ``bundle``: where to write the
+    ensemble's model bundle (:mod:`e2e_mammo.models.bundle`), trained on ``data``.
     """
     files = [Path(p) for p in result_files]
     results = [json.loads(p.read_text()) for p in files]
@@ -146,13 +143,7 @@ def run_ensemble(
         seed=int(bootstrap["seed"]),
         threshold=threshold,
     )
-    summary["families"] = ";".join(choice.family[m] for m in members)
-    if choice.missing:
-        missing = ", ".join(choice.missing)
-        summary["note"] = "; ".join(
-            n for n in (summary["note"], f"no trained row of {missing}: not in the ensemble") if n
-        )
-    summary = {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
+    summary = _with_families(summary, choice)
     atomic_write_csv(averaged, out_dir / "predictions.csv")
     which = "fine-tuned members" if fixed_members else "family members"
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
@@ -161,13 +152,23 @@ def run_ensemble(
     run_id = _track(summary, members, results, tracking, dataset, fixed_members)
     _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     if bundle is not None:
-        selection = _selection_text(fixed_members)
         provenance = {"source": f"ensemble/{dataset}", "data": data, "members": members}
-        provenance.update(selection=selection, bootstrap=dict(bootstrap), metrics=_plain(summary))
+        provenance.update(selection=_selection_text(fixed_members), bootstrap=dict(bootstrap))
+        provenance["metrics"] = _plain(summary)
         write_ensemble_bundle(bundle, [(m, folder[m] / "model.pt") for m in members], provenance)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
+
+
+def _with_families(summary: dict[str, Any], choice: FamilyChoice) -> dict[str, Any]:
+    """The summary in :data:`ENSEMBLE_COLUMNS` order, with the members' families and a note
+    naming the families that had no trained row."""
+    summary = dict(summary, families=";".join(choice.family[m] for m in choice.members))
+    if choice.missing:
+        gap = f"no trained row of {', '.join(choice.missing)}: not in the ensemble"
+        summary["note"] = "; ".join(n for n in (summary["note"], gap) if n)
+    return {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
 
 
 def _write_roc(averaged, members, split, png, points, title, family) -> None:
