@@ -5,16 +5,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
+# Every dependency at an exact version with its hashes (the test extra included); `make lock`
+# regenerates it from pyproject.toml, and envs/e2e-mammo.yaml from it.
+LOCK := requirements.lock
+LOCK_VENV := .venv-lock
 
-.PHONY: run test lint format clean venv dvc-remote
+.PHONY: run test lint format clean venv dvc-remote lock
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# pip verifies every downloaded file against the lock's hashes; the package itself is then
+# installed from this checkout without resolving anything again (--no-deps).
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# Re-lock after changing pyproject.toml's dependencies (needs PyPI): uv resolves for every
+# platform (markers) and Python 3.11, keeping the current pins where they still satisfy.
+lock:
+	@test -x $(LOCK_VENV)/bin/uv || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet uv)
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal \
+		--python-version 3.11 --custom-compile-command "make lock" -o $(LOCK)
+	$(PYTHON) tools/conda_env.py
 
 # DVC's default remote `local` is the folder ../e2e-mammo-dvc-remote beside the checkout; its
 # absolute path goes into the git-ignored .dvc/config.local once (DVC resolves a relative url
@@ -35,14 +50,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests workflow/scripts bench
-	$(BIN)/ruff format --check src tests workflow/scripts bench
+	$(BIN)/ruff check src tests workflow/scripts bench tools
+	$(BIN)/ruff format --check src tests workflow/scripts bench tools
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests workflow/scripts bench
-	$(BIN)/ruff check --fix src tests workflow/scripts bench
+	$(BIN)/ruff format src tests workflow/scripts bench tools
+	$(BIN)/ruff check --fix src tests workflow/scripts bench tools
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 clean:

@@ -144,3 +144,76 @@ def test_sigterm_ends_the_run_killed_and_keeps_the_checkpoint(tmp_path, store):
     assert [r.info.status for r in runs] == ["KILLED"]
     assert (job.checkpoint_dir / "checkpoint.pt").is_file()
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+def model_trainer(calls: list):
+    """:func:`trainer` that also leaves the job's ``model.pt`` (as the stages do)."""
+    inner = trainer(calls)
+
+    def train(ctx: JobContext) -> JobOutcome:
+        outcome = inner(ctx)
+        (ctx.checkpoint_dir.parent / "model.pt").write_bytes(b"weights")
+        return outcome
+
+    return train
+
+
+def test_a_jobs_model_and_split_table_reach_mlflow_by_reference(tmp_path, store, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.chdir(tmp_path)
+    splits = tmp_path / "splits.csv"
+    splits.write_text("patient_id,split\nP_1,train\n")
+    job = replace(make_job(tmp_path), datasets=(("splits", splits),))
+    run_tracked_job(job, store, model_trainer([]))
+    client, (run,) = runs_of(store)
+    (output,) = run.outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert logged.tags["model_path"] == "out/model.pt" == run.data.tags["model_path"]
+    assert {m.key for m in logged.metrics} == {"best_epoch"}
+    assert [d.dataset.name for d in run.inputs.dataset_inputs] == [f"{tmp_path.name}/splits"]
+
+
+def test_a_store_down_during_training_costs_no_epoch(tmp_path, store, monkeypatch):
+    from e2e_mammo import tracking
+
+    real, failed = tracking.Run.log_metrics, []
+
+    def down_at_epoch_one(self, metrics, step=None, model_id=None):
+        if step == 1 and not failed:
+            failed.append(step)
+            raise ConnectionError("tracking server unreachable")
+        return real(self, metrics, step, model_id)
+
+    monkeypatch.setattr(tracking.Run, "log_metrics", down_at_epoch_one)
+    calls: list = []
+    run_tracked_job(make_job(tmp_path), store, trainer(calls))
+    client, (run,) = runs_of(store)
+    assert calls == [False] and failed == [1] and run.info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
+    assert sorted(steps) == [1, 2, 3]  # epoch 1 logged at the end
+
+
+def test_a_tracking_error_at_the_end_keeps_the_model_for_a_resuming_rerun(
+    tmp_path, store, monkeypatch
+):
+    from e2e_mammo.training import job as job_module
+
+    monkeypatch.chdir(tmp_path)
+    real, failures = job_module.log_model_reference, []
+
+    def fails_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("store rejected the model")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(job_module, "log_model_reference", fails_once)
+    calls: list = []
+    job = make_job(tmp_path)
+    with pytest.raises(RuntimeError, match="rejected"):
+        run_tracked_job(job, store, model_trainer(calls))
+    assert job.checkpoint_dir.is_dir()  # the trained state stays
+    result = run_tracked_job(job, store, model_trainer(calls))
+    assert calls == [False, True]  # the rerun resumed: no epoch trained again
+    assert result["status"] == "ok" and not job.checkpoint_dir.exists()

@@ -161,6 +161,12 @@ def test_cluster_executor_runs_each_job_as_a_detached_process(tmp_path: Path) ->
     assert (tmp_path / target).is_file()
 
 
+def _parents(pipeline: Path) -> dict[str, str]:
+    """``{group: parent run id}`` of the tiny pipeline's context (synthetic data, demo scale)."""
+    record = json.loads((pipeline / "results/mlflow/experiment.json").read_text())
+    return record["parents"]["synthetic-demo"]
+
+
 def _client(pipeline: Path):
     from mlflow.tracking import MlflowClient
 
@@ -405,7 +411,7 @@ def test_dag_logs_one_mlflow_run_per_table1_row(pipeline: Path) -> None:
         rows = [r.data.tags["row"] for r in every if r.data.tags.get("table") == table]
         assert sorted(rows) == sorted(r["row"] for r in params[f"table{table}"])
     others = sorted(r.data.tags["stage"] for r in every if "row" not in r.data.tags)
-    assert others == ["claims"] + ["ensemble"] * 2 + ["group"] * 4
+    assert others == ["claims"] + ["ensemble"] * 2 + ["group"] * 5  # 4 tables, superseded
     for row in ("resnet50-N-S1", "resnet50-N-S10"):
         run = runs[row]
         assert run.data.tags["table"] == "1" and run.data.tags["status"] == "ok"
@@ -577,10 +583,11 @@ def test_dag_nests_the_sweeps_subsets(pipeline: Path) -> None:
 def test_dag_logs_the_sweeps_cells_under_one_parent_run(pipeline: Path) -> None:
     client, experiment_id = _client(pipeline)
     runs = client.search_runs([experiment_id])
-    record = json.loads((pipeline / "results/mlflow/experiment.json").read_text())
     cells = [r for r in runs if r.data.tags.get("table") == "4"]
     assert len(cells) == 2 * (TINY_K + 1)
-    assert {r.data.tags["mlflow.parentRunId"] for r in cells} == {record["parents"]["table4-sweep"]}
+    assert {r.data.tags["mlflow.parentRunId"] for r in cells} == {
+        _parents(pipeline)["table4-sweep"]
+    }
     assert all(r.info.status == "FINISHED" and "val_auc" in r.data.metrics for r in cells)
 
 
@@ -604,12 +611,15 @@ TABLE_GROUPS = {"1": "table1", "2": "table2", "3": "table3", "4": "table4-sweep"
 def test_every_tables_rows_are_children_of_its_parent_run(pipeline: Path) -> None:
     client, experiment_id = _client(pipeline)
     runs = client.search_runs([experiment_id], max_results=1000)
-    parents = json.loads((pipeline / "results/mlflow/experiment.json").read_text())["parents"]
+    parents = _parents(pipeline)
     for table, group in TABLE_GROUPS.items():
         rows = [r for r in runs if r.data.tags.get("table") == table]
         assert rows and {r.data.tags["mlflow.parentRunId"] for r in rows} == {parents[group]}
+        names = [r.info.run_name for r in rows]
+        assert len(names) == len(set(names)), group  # one current run per row
         parent = client.get_run(parents[group])
-        assert parent.info.run_name == group and parent.info.status == "FINISHED"
+        assert parent.info.run_name == f"{group} (synthetic, demo)"
+        assert parent.info.status == "FINISHED" and parent.data.tags["e2e.data"] == "synthetic"
 
 
 @pytest.mark.slow
@@ -663,12 +673,85 @@ def test_trained_models_runs_name_their_dvc_path_and_content_hash(pipeline: Path
 
 
 @pytest.mark.slow
+def test_every_run_carries_its_data_scale_and_commit(pipeline: Path) -> None:
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id], max_results=1000)
+    assert len(runs) > 20
+    for run in runs:
+        tags = run.data.tags
+        assert (tags["e2e.data"], tags["e2e.scale"], tags["e2e.numbers"]) == (
+            "synthetic",
+            "demo",
+            "demo",
+        ), run.info.run_name
+        assert tags["git_commit"] and tags["mlflow.source.git.commit"]
+    jobs = [r for r in runs if r.data.tags.get("stage") != "group"]
+    assert all(r.data.tags["e2e.current"] in ("true", "false") for r in jobs)
+
+
+@pytest.mark.slow
+def test_each_tables_parent_run_holds_its_table_and_figure(pipeline: Path) -> None:
+    client, _ = _client(pipeline)
+    parents = _parents(pipeline)
+    for number in ("1", "2", "3"):
+        listed = {a.path for a in client.list_artifacts(parents[f"table{number}"])}
+        assert listed == {f"table{number}.csv", f"table{number}.md"}
+    sweep = {a.path for a in client.list_artifacts(parents["table4-sweep"])}
+    assert sweep == {"table4.csv", "table4.md", "table4_sweep.png"}
+
+
+@pytest.mark.slow
+def test_each_trained_model_is_a_logged_model_referencing_its_dvc_file(pipeline: Path) -> None:
+    import hashlib
+
+    client, experiment_id = _client(pipeline)
+    runs = client.search_runs([experiment_id], "tags.model_md5 != ''", max_results=1000)
+    for run in runs:
+        (output,) = run.outputs.model_outputs
+        model = client.get_logged_model(output.model_id)
+        assert model.tags["mlflow.model.isExternal"] == "true"
+        assert model.tags["model_md5"] == run.data.tags["model_md5"]
+        weights = (pipeline / model.tags["model_path"]).read_bytes()
+        assert hashlib.md5(weights).hexdigest() == model.tags["model_md5"]
+        assert {m.key for m in model.metrics} and model.source_run_id == run.info.run_id
+
+
+@pytest.mark.slow
+def test_the_cbis_ddsm_ensemble_is_registered_under_its_contexts_alias(pipeline: Path) -> None:
+    import hashlib
+
+    client, _ = _client(pipeline)
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    name = f"{params['tracking']['experiment']}-cbis-ddsm-ensemble"
+    version = client.get_model_version_by_alias(name, "synthetic-demo")
+    model = client.get_logged_model(version.source.removeprefix("models:/"))
+    bundle = (pipeline / "results/ensemble/cbis-ddsm/bundle.pt").read_bytes()
+    assert model.tags["model_path"] == "results/ensemble/cbis-ddsm/bundle.pt"
+    assert model.tags["model_md5"] == hashlib.md5(bundle).hexdigest()
+    assert {m.key for m in model.metrics} >= {"auc", "ci_low", "ci_high"}
+
+
+@pytest.mark.slow
+def test_training_runs_log_their_split_tables_as_dataset_inputs(pipeline: Path) -> None:
+    client, experiment_id = _client(pipeline)
+    query = "tags.status = 'ok' and tags.stage IN ('patch', 'whole_image', 'transfer')"
+    runs = client.search_runs([experiment_id], query, max_results=1000)
+    assert runs
+    for run in runs:
+        names = {d.dataset.name for d in run.inputs.dataset_inputs}
+        if run.data.tags["stage"] == "patch":
+            assert {n.rsplit("/", 1)[1] for n in names} == {"train", "val", "test"}, names
+        else:
+            assert len(names) == 1 and next(iter(names)).endswith("/splits"), names
+
+
+@pytest.mark.slow
 def test_a_tables_runs_read_back_through_the_rest_api(pipeline: Path) -> None:
     params = yaml.safe_load((pipeline / "params.yaml").read_text())
     record = json.loads((pipeline / "results/mlflow/experiment.json").read_text())
     query = {
         "experiment_ids": [record["experiment_id"]],
-        "filter": f"tags.mlflow.parentRunId = '{record['parents']['table1']}'",
+        "filter": f"tags.mlflow.parentRunId = '{_parents(pipeline)['table1']}'",
         "max_results": 100,
     }
     request = urllib.request.Request(

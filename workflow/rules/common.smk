@@ -15,7 +15,7 @@ from e2e_mammo.config import (
 from e2e_mammo.code_version import code_version
 from e2e_mammo.evaluation.members import read_members
 from e2e_mammo.output_times import restore_output_times
-from e2e_mammo.tracking import TrackingConfig, ensure_store_record
+from e2e_mammo.tracking import ensure_store_record, workflow_tracking
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.training.patch_plan import choose_pretrained, row_training_settings

@@ -4,4 +4,4 @@
 # Where runs are recorded is not an input of any job: pointing `tracking` at another store
 # retrains nothing (the next run records the new store and its parents).
 onstart:
-    ensure_store_record(TrackingConfig.from_params(config["tracking"]))
+    ensure_store_record(workflow_tracking(config))

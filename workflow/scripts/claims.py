@@ -12,7 +12,7 @@ from e2e_mammo.reporting.claims_stage import (
     paper_table4_aucs,
     write_claims,
 )
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
@@ -34,5 +34,5 @@ settings = ClaimSettings(
     paper_ensemble_auc=params.get("paper_ensemble_auc"),
     sweep_switch=params.get("sweep_note", ""),
 )
-tracking = TrackingConfig.from_params(snakemake.config["tracking"])
+tracking = job_tracking(snakemake.config)
 write_claims(inputs, settings, Path(snakemake.output.csv), Path(snakemake.output.md), tracking)

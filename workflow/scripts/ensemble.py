@@ -7,7 +7,7 @@ from pathlib import Path
 
 from e2e_mammo.evaluation.ensemble_stage import run_ensemble
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
@@ -18,7 +18,7 @@ run_ensemble(
     families=params.families,
     bootstrap=params.bootstrap,
     out_dir=Path(snakemake.output.summary).parent,
-    tracking=TrackingConfig.from_params(snakemake.config["tracking"]),
+    tracking=job_tracking(snakemake.config),
     roc_png=Path(snakemake.output.roc),
     eval_split=params.eval_split,
     threshold=params.threshold,

@@ -12,5 +12,5 @@ record_row_not_run(
     snakemake.params.row,
     snakemake.params.pretrained,
     Path(snakemake.output.result).parent,
-    job_tracking(snakemake.config["tracking"], group="table1"),
+    job_tracking(snakemake.config, group="table1"),
 )

@@ -7,6 +7,7 @@ from e2e_mammo.logs import log_to_file
 from e2e_mammo.reporting.figures import plot_sweep
 from e2e_mammo.reporting.summaries import sweep_metrics, write_metrics
 from e2e_mammo.reporting.table4 import write_table4
+from e2e_mammo.tracking import job_tracking, log_group_artifacts
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
@@ -24,3 +25,9 @@ title = (
 )
 plot_sweep(frame, Path(snakemake.output.plot), title)
 write_metrics(sweep_metrics(frame), snakemake.output.metrics)
+# the sweep's parent run holds the table and its figure
+log_group_artifacts(
+    job_tracking(snakemake.config, group="table4-sweep"),
+    "table4-sweep",
+    [snakemake.output.csv, snakemake.output.md, snakemake.output.plot],
+)

@@ -19,7 +19,7 @@ train_patch_row(
     Path(snakemake.input.mean),
     Path(snakemake.output.result).parent,
     # where runs are recorded does not change a result: read from the config, not params
-    tracking=job_tracking(snakemake.config["tracking"], group="table1"),
+    tracking=job_tracking(snakemake.config, group="table1"),
     weights=Path(weights[0]) if weights else None,
     threads=snakemake.threads,
 )

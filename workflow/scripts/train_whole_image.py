@@ -32,7 +32,7 @@ def main() -> None:
         inputs,
         snakemake.params.meta,
         tracking=job_tracking(
-            snakemake.config["tracking"],
+            snakemake.config,
             group=f"table{snakemake.params.meta['table']}",
         ),
         threads=snakemake.threads,

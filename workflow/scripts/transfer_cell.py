@@ -29,7 +29,7 @@ def main() -> None:
         snakemake.wildcards.model,
         snakemake.params.settings,
         inputs,
-        tracking=job_tracking(snakemake.config["tracking"], group="table4-sweep"),
+        tracking=job_tracking(snakemake.config, group="table4-sweep"),
         threads=snakemake.threads,
     )
 

@@ -20,7 +20,7 @@ run_two_step(
     inputs,
     snakemake.params.meta,
     tracking=job_tracking(
-        snakemake.config["tracking"],
+        snakemake.config,
         group=f"table{snakemake.params.meta['table']}",
     ),
     threads=snakemake.threads,

@@ -15,5 +15,5 @@ record_not_run(
     info["status"],
     info["reason"],
     Path(snakemake.output.result).parent,
-    job_tracking(snakemake.config["tracking"], group=f"table{info['meta']['table']}"),
+    job_tracking(snakemake.config, group=f"table{info['meta']['table']}"),
 )

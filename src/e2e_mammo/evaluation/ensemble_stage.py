@@ -20,7 +20,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from e2e_mammo.evaluation.ensemble import (
 )
 from e2e_mammo.evaluation.members import read_members as read_members
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.logged_models import log_model_reference, register_model
 from e2e_mammo.models.top_spec import paper_family
 from e2e_mammo.reporting.figures import plot_roc_curves
 from e2e_mammo.reporting.summaries import roc_points
@@ -149,13 +150,13 @@ def run_ensemble(
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
     png = roc_png or out_dir / "roc.png"
     _write_roc(averaged, members, eval_split, png, roc_points_csv, title, choice.family)
-    run_id = _track(summary, members, results, tracking, dataset, fixed_members)
-    _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     if bundle is not None:
         provenance = {"source": f"ensemble/{dataset}", "data": data, "members": members}
         provenance.update(selection=_selection_text(fixed_members), bootstrap=dict(bootstrap))
         provenance["metrics"] = _plain(summary)
         write_ensemble_bundle(bundle, [(m, folder[m] / "model.pt") for m in members], provenance)
+    run_id = _track(summary, results, tracking, fixed_members, EnsembleFiles(png, bundle))
+    _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
     atomic_write_json(_plain(summary), out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
@@ -199,10 +200,27 @@ def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class EnsembleFiles:
+    """What the ensemble's run holds: its ROC figure and its model bundle (if written)."""
+
+    roc_png: Path
+    bundle: Path | None = None
+
+
+def registered_name(tracking: TrackingConfig, dataset: str) -> str:
+    """The model registry's name of a dataset's ensemble: ``<experiment>-<dataset>-ensemble``
+    (``e2e-mammo-cbis-ddsm-ensemble`` with the default experiment)."""
+    return f"{tracking.experiment}-{dataset}-ensemble"
+
+
 def _track(
-    summary, members, results, tracking: TrackingConfig, dataset: str, fixed: bool
+    summary, results, tracking: TrackingConfig, fixed: bool, files: EnsembleFiles
 ) -> str | None:
-    """The ensemble's run (the parent of its members' runs); its id."""
+    """The ensemble's run (the parent of its members' runs), holding its ROC figure, its
+    bundle as an external logged model with the ensemble's metrics, registered under
+    :func:`registered_name` with the run's context as alias; the run's id."""
+    dataset, members = summary["dataset"], summary["members"].split(";")
     tags = {"stage": "ensemble", "dataset": dataset, "group": f"ensemble-{dataset}"}
     tags["git_commit"] = git_commit()
     with start_run(tracking, f"ensemble/{dataset}", tags=tags) as run:
@@ -212,10 +230,16 @@ def _track(
         params.update({f"{m}_val_a_auc": by_row[m].get(SELECTION_KEY) for m in members})
         run.log_params(params)
         metrics = {
-            k: summary[k]
+            k: float(summary[k])
             for k in ("auc", "ci_low", "ci_high", "sensitivity", "specificity", "threshold")
+            if _finite(summary[k])
         }
-        run.log_metrics({k: float(v) for k, v in metrics.items() if _finite(v)})
+        run.log_artifact(files.roc_png)
+        if files.bundle is None:
+            run.log_metrics(metrics)
+        else:
+            model_id = log_model_reference(run, files.bundle, metrics, model_type="ensemble")
+            register_model(run, model_id, registered_name(tracking, dataset), tracking.context)
     return run.run_id
 
 

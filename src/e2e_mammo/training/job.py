@@ -7,11 +7,14 @@ users, so no stage re-implements it:
   its checkpoint; a job that runs again after it finished, or on other inputs or settings (the
   job's identity: a content hash of its input files and settings), trains afresh;
 * one MLflow run per job (a child of its table's run when the tracking config names one; its
-  model's DVC path and MD5 as tags): a restarted job continues the run of its interrupted
+  model's DVC path and MD5 as tags and as an external logged model with the final metrics,
+  its split tables as dataset inputs): a restarted job continues the run of its interrupted
   attempt (the run id and the job's identity are kept beside the checkpoint), each epoch is
-  logged once, a run
-  left RUNNING by an attempt of other inputs or settings is ended as KILLED, and an
-  interrupted job (Ctrl-C, SIGTERM) ends its run as KILLED;
+  logged once, a run left RUNNING by an attempt of other inputs or settings is ended as
+  KILLED, and an interrupted job (Ctrl-C, SIGTERM) ends its run as KILLED;
+* a tracking error never costs the trained model: an epoch the store could not take is logged
+  again at the end, and a job that fails there keeps its checkpoint, so its rerun resumes
+  without retraining;
 * per-epoch metrics (``step=epoch``) and a progress line per epoch in the job's log;
 * ``history.csv``, ``learning_curves.png`` and ``result.json``, written atomically, and the
   checkpoint removed once they are (the declared outputs hold what the job made).
@@ -33,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.logged_models import log_dataset_inputs, log_model_reference
 from e2e_mammo.reporting.curves import plot_learning_curves
 from e2e_mammo.tracking import (
     Run,
@@ -65,6 +69,8 @@ class TrackedJob:
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     result: Mapping[str, Any] = field(default_factory=dict)  # fixed fields of result.json
+    #: ``(context, csv)``: the split tables the job trains and validates on (MLflow datasets)
+    datasets: tuple[tuple[str, Path], ...] = ()
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -83,12 +89,23 @@ class JobContext:
     logged: set[int] = field(default_factory=set)  # epochs an interrupted attempt logged
     name: str = ""  # the job's name (its MLflow run name)
 
-    def log_epoch_metrics(self, record: dict[str, Any]) -> None:
-        """Log one epoch's metrics to MLflow (``step=epoch``), unless that epoch already is."""
-        if record["epoch"] not in self.logged:
-            metrics = {k: record[k] for k in EPOCH_METRICS if _finite(record.get(k))}
+    def log_epoch_metrics(self, record: dict[str, Any], strict: bool = False) -> None:
+        """Log one epoch's metrics to MLflow (``step=epoch``), unless that epoch already is.
+
+        During training a store that stays unavailable past the retries costs a warning, not
+        the training (the epoch is logged again at the end, ``strict``, when it must succeed;
+        the checkpoint then lets a rerun resume without retraining)."""
+        if record["epoch"] in self.logged:
+            return
+        metrics = {k: record[k] for k in EPOCH_METRICS if _finite(record.get(k))}
+        try:
             self.run.log_metrics(metrics, record["epoch"])
-            self.logged.add(record["epoch"])
+        except Exception as exc:
+            if strict:
+                raise
+            log.warning("epoch %s not logged to MLflow yet: %s", record["epoch"], exc)
+            return
+        self.logged.add(record["epoch"])
 
     def fit(
         self, model, train, val, cfg: FitConfig, device, checkpoint_interval_s: float = 0.0
@@ -193,17 +210,19 @@ def _choose_run(
 def _log_missing_epochs(ctx: JobContext, history: Iterable[dict[str, Any]]) -> None:
     """Log the epochs restored from a checkpoint that no attempt logged (killed in between)."""
     for record in history:
-        ctx.log_epoch_metrics(record)
+        ctx.log_epoch_metrics(record, strict=True)
 
 
 def _write_outputs(job: TrackedJob, ctx: JobContext, outcome: JobOutcome) -> dict[str, Any]:
     history = pd.DataFrame(outcome.history)
     atomic_write_csv(history, job.out_dir / "history.csv")
     plot_learning_curves(history, job.out_dir / "learning_curves.png", title=job.name)
-    ctx.run.log_metrics(outcome.metrics)
     model = job.out_dir / MODEL_FILE
-    if model.is_file():  # the weights stay in DVC; the run says where and which
+    if model.is_file():  # the weights stay in DVC; the run and its logged model say where
+        log_model_reference(ctx.run, model, outcome.metrics)
         ctx.run.set_tags(model_tags(model))
+    else:
+        ctx.run.log_metrics(outcome.metrics)
     for path in [job.out_dir / "history.csv", job.out_dir / "learning_curves.png"]:
         ctx.run.log_artifact(path)
     return {**job.result, **outcome.result, **outcome.metrics, "mlflow_run_id": ctx.run.run_id}
@@ -225,6 +244,7 @@ def run_tracked_job(
         )
         if run_id is None:
             run.log_params(job.params)
+            log_dataset_inputs(run, job.datasets)
         ctx = JobContext(job.checkpoint_dir, identity, resumed, run, name=job.name)
         if run_id is not None:
             ctx.logged = run.logged_steps("train_loss")

@@ -153,6 +153,7 @@ def train_patch_row(
         settings={k: v for k, v in settings.items() if k != "pretrained_label"},
         tags={**tags, "git_commit": git_commit(), "init": settings["init"]},
         params={**settings, "mean": mean, "threads": threads},
+        datasets=tuple((s, patches_dir / f"{s}.csv") for s in SPLITS),
         result={
             "row": row_name,
             "arch": settings["arch"],

@@ -244,6 +244,7 @@ def transfer_cell(
         settings=settings,
         tags=tags,
         params={**settings, "threads": threads, "workers": inputs.workers},
+        datasets=(("splits", inputs.splits_csv),),
         result={
             "row": model_name,
             "arch": settings["arch"],

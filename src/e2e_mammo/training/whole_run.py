@@ -268,6 +268,7 @@ def train_whole_row(
         settings=settings,
         tags={**tags, "git_commit": git_commit(), "patch_row": settings["patch_row"]},
         params={**settings, "threads": threads, "workers": inputs.workers},
+        datasets=(("splits", inputs.splits_csv),),
         result={
             "row": row_name,
             "arch": settings["arch"],
