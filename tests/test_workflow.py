@@ -734,8 +734,14 @@ def test_the_cbis_ddsm_ensemble_is_registered_under_its_contexts_alias(pipeline:
 @pytest.mark.slow
 def test_training_runs_log_their_split_tables_as_dataset_inputs(pipeline: Path) -> None:
     client, experiment_id = _client(pipeline)
-    query = "tags.status = 'ok' and tags.stage IN ('patch', 'whole_image', 'transfer')"
-    runs = client.search_runs([experiment_id], query, max_results=1000)
+    # MLflow's search takes IN only on attributes and datasets, not on tags: one query per stage.
+    runs = [
+        run
+        for stage in ("patch", "whole_image", "transfer")
+        for run in client.search_runs(
+            [experiment_id], f"tags.status = 'ok' and tags.stage = '{stage}'", max_results=1000
+        )
+    ]
     assert runs
     for run in runs:
         names = {d.dataset.name for d in run.inputs.dataset_inputs}

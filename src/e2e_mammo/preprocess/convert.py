@@ -8,7 +8,8 @@ Pure array logic, no files (the stage that reads DICOMs and writes PNGs is
   Intensity ``"minmax"`` maps the image's [min, max] after the DICOM LUTs linearly onto
   [0, :data:`~e2e_mammo.constants.PNG_MAX`]; ``"stored"`` keeps the values (clipped to
   0..PNG_MAX, rounded). A constant image has nothing to normalise (and no content): an error in
-  both modes.
+  both modes, and so is an image with a NaN or infinite pixel anywhere (a float-pixel DICOM's
+  NaN block and a single NaN alike).
 * :func:`resize_mask`: 8-bit 0/255 at the same ``size`` with ``cv2.INTER_NEAREST``, whatever
   the mask's own shape. If nearest-neighbour resizing loses all the foreground (a lesion smaller
   than the sampling step), it is resized again with ``INTER_AREA`` on a float copy and
@@ -43,9 +44,12 @@ def resize_image(
     Raises:
         ValueError: non-finite values, or a constant image.
     """
+    if image.dtype.kind == "f":
+        # cv2.minMaxLoc skips NaN (or not, by CPU path), so NaN/inf anywhere is checked itself
+        bad = image.size - int(np.count_nonzero(np.isfinite(image)))
+        if bad:
+            raise ValueError(f"image has {bad} non-finite pixel value(s) (NaN or inf)")
     lo, hi, _, _ = cv2.minMaxLoc(image)
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError("image has non-finite values after the LUTs")
     if hi <= lo:
         raise ValueError(f"constant image (every pixel is {lo:g}); nothing to normalise")
     height, width = size
