@@ -84,6 +84,48 @@ def write_png(path: Path, image: np.ndarray) -> Path:
 def write_mammogram_dicom(path: Path, image: np.ndarray, **tags) -> Path:
     """A DICOM mammogram carrying a patient name and ID that must never reach an output."""
     tags.setdefault("modality", "MG")
-    return write_dicom(
-        path, image, patient_id=PATIENT_ID, extra={"PatientName": PATIENT_NAME}, **tags
-    )
+    extra = {"PatientName": PATIENT_NAME, **tags.pop("extra", {})}
+    return write_dicom(path, image, patient_id=PATIENT_ID, extra=extra, **tags)
+
+
+def png_claiming(path: Path, height: int, width: int) -> Path:
+    """A small 8-bit grey PNG whose IHDR claims ``height`` x ``width`` pixels (a few rows of
+    zeros follow: a decoder that trusts the header allocates the whole image first)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (width + 1) * 4)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data + chunk(b"IEND", b""))
+    return path
+
+
+def deflate_bomb(path: Path, image: np.ndarray, inflated_bytes: int) -> Path:
+    """A deflated DICOM whose body inflates to ``inflated_bytes`` (a tiny mammogram's header,
+    then zeros), built 1 MiB at a time so the test never holds the inflated body."""
+    import zlib
+
+    import pydicom
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    from e2e_mammo.preprocess.dicom import meta_group_end
+
+    ds = pydicom.dcmread(write_mammogram_dicom(path.with_suffix(".src.dcm"), image))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    path.with_suffix(".src.dcm").unlink()
+    head = path.read_bytes()
+    start, _ = meta_group_end(path)
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS), bytes(1 << 20)
+    with path.open("wb") as out:
+        out.write(head[:start])
+        for _ in range(inflated_bytes >> 20):
+            out.write(packer.compress(zeros))
+        out.write(packer.flush())
+    return path

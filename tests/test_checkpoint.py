@@ -1,4 +1,6 @@
+import logging
 import random
+import re
 
 import numpy as np
 import torch
@@ -58,7 +60,17 @@ def test_prepare_starts_afresh_on_other_inputs(tmp_path):
     assert list((tmp_path / "c").iterdir()) == []
 
 
-def test_prepare_starts_afresh_from_an_unreadable_checkpoint(tmp_path):
+def test_prepare_moves_an_unreadable_checkpoint_aside_and_starts_afresh(tmp_path, caplog):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / ckpt.FILE).write_bytes(b"truncated")
     assert ckpt.prepare(tmp_path / "c", "id") == "fresh"
+    assert list((tmp_path / "c").iterdir()) == []
+    (aside,) = tmp_path.glob("c.unreadable-*")
+    assert re.fullmatch(r"c\.unreadable-\d{8}T\d{6}Z", aside.name)
+    assert (aside / ckpt.FILE).read_bytes() == b"truncated"  # kept, byte for byte
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(tmp_path / "c" / ckpt.FILE) in record.getMessage()
+    assert str(aside) in record.getMessage()
+    (tmp_path / "c" / ckpt.FILE).write_bytes(b"again")  # a second one, the same second
+    ckpt.prepare(tmp_path / "c", "id")
+    assert len(list(tmp_path.glob("c.unreadable-*"))) == 2

@@ -43,6 +43,26 @@ def test_convert_image_records_each_mask(tmp_path):
     assert result["rois"][1]["error"][1] == "file not found"
 
 
+def test_out_of_memory_on_one_image_excludes_it_and_the_batch_goes_on(tmp_path, monkeypatch):
+    images_csv, rois_csv = _dataset(tmp_path, n=3)
+    real = convert_worker.resize_image
+    runs_out = iter([False, True, False])  # the second image of three
+
+    def resize(image, size, intensity):
+        if next(runs_out):
+            raise MemoryError("Unable to allocate 1.21 GiB for an array")
+        return real(image, size, intensity)
+
+    monkeypatch.setattr(convert_worker, "resize_image", resize)
+    res = _run(images_csv, tmp_path / "out", rois_csv=rois_csv)
+    assert len(res.manifest) == 2 and len(res.masks) == 2
+    reasons = {e.item: e.reason for e in res.exclusions}
+    assert reasons["Calc-Training_P_00001_LEFT_CC"].startswith(
+        "out of memory while resizing the 64x48 image (Unable to allocate 1.21 GiB"
+    )
+    assert "its image was excluded: out of memory" in reasons["Calc-Training_P_00001_LEFT_CC_1"]
+
+
 def test_png_has_no_text_chunks(tmp_path):
     images_csv, _ = _dataset(tmp_path, n=1, rois=False)
     res = _run(images_csv, tmp_path / "out")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from predict_cases import deflate_bomb
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
@@ -201,3 +202,88 @@ def test_read_mask_is_bool(tmp_path):
 def test_read_header_skips_pixels(tmp_path):
     ds = read_header(_write(tmp_path))
     assert ds.Rows == 64 and "PixelData" not in ds
+
+
+def _float_dicom(path: Path, pixels: np.ndarray, bits_stored: bool = False) -> Path:
+    """A float-pixel greyscale DICOM (FloatPixelData; BitsStored only when asked)."""
+    src = _write(path.parent, "int_" + path.name)
+    ds = pydicom.dcmread(src)
+    del ds.PixelData
+    for key in ("BitsStored", "HighBit", "PixelRepresentation"):
+        if key in ds:
+            delattr(ds, key)
+    ds.BitsAllocated = 32
+    if bits_stored:
+        ds.BitsStored = 32
+    ds.Rows, ds.Columns = pixels.shape
+    ds.FloatPixelData = pixels.astype("<f4").tobytes()
+    ds.save_as(path)
+    return path
+
+
+def test_float_pixels_without_bits_stored_are_read(tmp_path):
+    pixels = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(64, 48)
+    image = read_image(_float_dicom(tmp_path / "f.dcm", pixels))
+    np.testing.assert_allclose(image, pixels)
+
+
+def test_a_single_nan_at_the_origin_is_refused(tmp_path):
+    pixels = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(64, 48)
+    pixels[0, 0] = np.nan
+    with pytest.raises(DatasetError, match="1 non-finite pixel"):
+        read_image(_float_dicom(tmp_path / "nan.dcm", pixels))
+
+
+def test_a_nan_block_is_refused(tmp_path):
+    pixels = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(64, 48)
+    pixels[10:20, 10:20] = np.nan
+    with pytest.raises(DatasetError, match="100 non-finite pixel"):
+        read_image(_float_dicom(tmp_path / "nanblock.dcm", pixels, bits_stored=True))
+
+
+def test_an_infinite_pixel_is_refused(tmp_path):
+    pixels = np.ones((64, 48), np.float32)
+    pixels[5, 7] = np.inf
+    with pytest.raises(DatasetError, match="non-finite"):
+        read_image(_float_dicom(tmp_path / "inf.dcm", pixels))
+
+
+def test_a_header_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = _write(tmp_path, extra={"Rows": 30000, "Columns": 30000})  # pixel data 64x48
+    monkeypatch.setattr(dicom, "_pixels", lambda *a: pytest.fail("pixels were decoded"))
+    with pytest.raises(DatasetError, match="30000x30000 pixels .* over the limit"):
+        read_image(path)
+
+
+def test_the_pixel_limit_is_configurable(tmp_path):
+    with pytest.raises(DatasetError, match="over the limit of 1,000 pixels"):
+        read_image_with_info(_write(tmp_path), max_pixels=1000)
+
+
+def test_multi_frame_is_refused_before_its_pixel_data_is_read(tmp_path, monkeypatch):
+    multi = _write(tmp_path, "multi.dcm", extra={"NumberOfFrames": 40})
+    real_open = dicom._open
+
+    def header_only(path, *, stop_before_pixels, max_pixels=dicom.MAX_PIXELS):
+        assert stop_before_pixels, "the pixel data was read"
+        return real_open(path, stop_before_pixels=True, max_pixels=max_pixels)
+
+    monkeypatch.setattr(dicom, "_open", header_only)
+    with pytest.raises(DatasetError, match="multi-frame image \\(40 frames\\)"):
+        read_image(multi)
+
+
+def test_a_deflate_bomb_is_refused_from_its_header_read(tmp_path):
+    bomb = deflate_bomb(tmp_path / "bomb.dcm", _pixels(), 200 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(DatasetError, match="inflates past"):
+        read_header(bomb, max_pixels=1000)
+
+
+def test_a_small_deflated_file_is_read(tmp_path):
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = pydicom.dcmread(_write(tmp_path))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "deflated.dcm", enforce_file_format=True)
+    np.testing.assert_array_equal(read_image(tmp_path / "deflated.dcm"), _pixels())

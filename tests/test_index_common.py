@@ -18,6 +18,7 @@ from e2e_mammo.datasets.index_common import (
 from e2e_mammo.datasets.synth.dicom_writer import write_dicom
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions
+from e2e_mammo.io import read_table
 
 
 def test_strict_log_raises_on_exclude_naming_file_and_row():
@@ -73,3 +74,14 @@ def test_finish_index_sorts_writes_and_returns(tmp_path: Path):
 def test_dicom_folders_lists_files_written_by_the_dicom_writer(tmp_path: Path):
     write_dicom(tmp_path / "s" / "1-1.dcm", np.zeros((4, 4), np.uint16), patient_id="p")
     assert dicom_folders(tmp_path) == {("s",): [str(tmp_path / "s" / "1-1.dcm")]}
+
+
+def test_index_tables_are_spreadsheet_safe_and_read_back_intact(tmp_path: Path):
+    ids = ["=cmd|' /C calc'!A0", "-abc", "plain"]
+    images = pd.DataFrame({"image_id": ids, "label": [1, 0, 0]})
+    rois = pd.DataFrame({"image_id": ids[:1], "abnormality_id": ["@1"]})
+    finish_index(tmp_path / "out", images, rois, ExclusionLog(), "Test")
+    text = (tmp_path / "out" / "images.csv").read_text()
+    assert "'=cmd" in text and "'-abc" in text and "\nplain," in text
+    assert sorted(read_table(tmp_path / "out" / "images.csv")["image_id"]) == sorted(ids)
+    assert list(read_table(tmp_path / "out" / "rois.csv")["abnormality_id"]) == ["@1"]

@@ -7,6 +7,7 @@ import torch
 
 from e2e_mammo.data.patch_arrays import PatchArrayDataset, load_patch_split
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.io import atomic_write_csv
 
 
 def dataset(n=6) -> PatchArrayDataset:
@@ -43,3 +44,14 @@ def test_count_mismatch_names_the_index_file(tmp_path: Path):
 def test_missing_split_file_is_named(tmp_path: Path):
     with pytest.raises(DatasetError, match="train.npy"):
         load_patch_split(tmp_path, "train")
+
+
+def test_index_written_spreadsheet_safe_reads_back_intact(tmp_path: Path):
+    np.save(tmp_path / "val.npy", np.zeros((2, 4, 4), np.uint16))
+    ids = ["=1+1", "-0012"]
+    frame = pd.DataFrame({"image_id": ids, "patient_id": ["@p", "0012"], "class": [0, 1]})
+    atomic_write_csv(frame, tmp_path / "val.csv", safe=True)
+    assert "'=1+1" in (tmp_path / "val.csv").read_text()
+    _, index = load_patch_split(tmp_path, "val")
+    assert list(index["image_id"]) == ids and list(index["patient_id"]) == ["@p", "0012"]
+    assert list(index["class"]) == [0, 1]

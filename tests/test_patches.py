@@ -18,6 +18,7 @@ from patch_cases import square as _square
 from patch_cases import write_inputs as _write
 
 import e2e_mammo.preprocess.patches.stage as stage
+from e2e_mammo.data.patch_arrays import load_patch_split
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions
 from e2e_mammo.preprocess.patches import CLASS_NAMES, extract_patch_set
@@ -115,3 +116,13 @@ def test_progress_lines_name_the_patch_set_and_pass(tmp_path: Path, capsys) -> N
     err = capsys.readouterr().err
     assert "patches S1 plan: 1/1 (100%)" in err and "patches S1 cut: 1/1 (100%)" in err
     assert "patches S1: 2 patch(es) in 3 split(s), 0 exclusion(s)" in err
+
+
+def test_patch_tables_are_spreadsheet_safe_and_load_back_intact(tmp_path: Path) -> None:
+    images = [Img(i, rois=[Roi("1", _square(40, 30, 12))]) for i in ("=1+1", "-abc")]
+    _, out = _run(tmp_path, images, name="S1")
+    for name in ("train.csv", "index.csv"):
+        text = (out / name).read_text()
+        assert "'=1+1" in text and "'-abc" in text
+    _, index = load_patch_split(out, "train")
+    assert set(index["image_id"]) == {"=1+1", "-abc"}

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 from convert_cases import read_png, run_convert
-from predict_cases import mammogram, write_mammogram_dicom, write_png
+from predict_cases import mammogram, png_claiming, write_mammogram_dicom, write_png
 
+import e2e_mammo.predict.inputs as inputs
 from e2e_mammo.data.whole_images import read_png16
-from e2e_mammo.predict.inputs import InputError, InputFile, find_inputs, read_input
+from e2e_mammo.predict.gating import DICOMDIR_CLASS, Gate, NotAnImage
+from e2e_mammo.predict.inputs import InputError, InputFile, ReadOptions, find_inputs, read_input
+from e2e_mammo.predict.names import Namer
 
 PRE = {"image_size": [32, 24], "intensity": "minmax"}
 
@@ -161,3 +166,60 @@ def test_constant_image_is_refused(tmp_path):
     with pytest.raises(InputError, match="constant image") as info:
         read_input(_item(path, "png"), PRE)
     assert info.value.step == "preprocess"
+
+
+def test_a_name_that_is_not_utf8_is_found_and_written_printable(tmp_path):
+    name = os.fsdecode("Müller_R_MLO.png".encode("latin-1"))
+    os.rename(write_png(tmp_path / "a.png", mammogram(0)), tmp_path / name)
+    (item,) = find_inputs([tmp_path]).images
+    assert item.image_index == "M\\xfcller_R_MLO" and item.path.name == name
+    assert read_input(item, PRE).views.laterality == "R"
+
+
+def test_hashed_names_hide_the_folder_and_file_names(tmp_path):
+    write_png(tmp_path / "Doe_Jane" / "R_CC.png", mammogram(0))
+    (item,) = find_inputs([tmp_path], namer=Namer(b"k" * 16)).images
+    assert "Doe" not in item.image_index + item.file and "R_CC" not in item.image_index
+    assert read_input(item, PRE).views.view == "CC"  # read from the name as found
+
+
+def test_a_png_header_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = png_claiming(tmp_path / "huge.png", 30000, 30000)
+    monkeypatch.setattr(inputs.cv2, "imdecode", lambda *a: pytest.fail("the PNG was decoded"))
+    with pytest.raises(InputError, match="30000x30000 pixels, over the limit"):
+        read_input(_item(path, "png"), PRE)
+
+
+def test_the_pixel_limit_is_an_option(tmp_path):
+    path = write_png(tmp_path / "a.png", mammogram(0))
+    with pytest.raises(InputError, match="over the limit of 100 pixels"):
+        read_input(_item(path, "png"), PRE, ReadOptions(max_pixels=100))
+
+
+def test_a_dicomdir_is_not_an_image(tmp_path):
+    path = write_mammogram_dicom(tmp_path / "DICOMDIR", mammogram(0), sop_class_uid=DICOMDIR_CLASS)
+    with pytest.raises(NotAnImage, match="DICOMDIR"):
+        read_input(_item(path, "dicom"), PRE)
+
+
+def test_a_structured_report_is_not_an_image(tmp_path):
+    path = write_mammogram_dicom(tmp_path / "sr.dcm", mammogram(0), modality="SR")
+    with pytest.raises(NotAnImage, match="structured report"):
+        read_input(_item(path, "dicom"), PRE)
+
+
+def test_a_for_processing_image_is_refused_unless_allowed(tmp_path):
+    path = write_mammogram_dicom(
+        tmp_path / "raw.dcm", mammogram(0), extra={"PresentationIntentType": "FOR PROCESSING"}
+    )
+    with pytest.raises(InputError, match="FOR PROCESSING"):
+        read_input(_item(path, "dicom"), PRE)
+    allowed = ReadOptions(gate=Gate(allow_for_processing=True))
+    assert read_input(_item(path, "dicom"), PRE, allowed).pixels.shape == (32, 24)
+
+
+def test_burned_in_annotation_is_flagged(tmp_path):
+    path = write_mammogram_dicom(
+        tmp_path / "b.dcm", mammogram(0), extra={"BurnedInAnnotation": "YES"}
+    )
+    assert read_input(_item(path, "dicom"), PRE).burned_in

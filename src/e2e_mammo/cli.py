@@ -3,8 +3,12 @@
 Verbs: ``synth`` (built-in synthetic datasets), ``index`` (real or synthetic downloads ->
 images.csv/rois.csv/exclusions.csv), ``convert`` (DICOM -> 16-bit PNG), ``split`` (patient-level
 splits), ``predict`` (score mammograms with a model bundle), ``export`` (a bundle as ONNX or
-TorchScript). Bad input ends with ``error: <file>[, row N]: <problem>`` and exit status 2;
-``predict`` exits with 1 when some inputs could not be scored (listed in ``failures.csv``).
+TorchScript).
+
+Exit status (every verb): 0 done (``predict``: every input scored, or ignored as no image);
+1 ``predict`` scored what it could but some inputs failed (listed in ``failures.csv``);
+2 bad usage, bad input tables or an unusable model (``error: <file>[, row N]: <problem>``);
+3 a crash (an internal error: the traceback is printed; please report it); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from e2e_mammo.errors import ConfigError, DatasetError
 from e2e_mammo.preprocess.splits import MODES, OFFICIAL_SETS
 
 DATASETS = ("cbis-ddsm", "inbreast")
+#: Exit statuses (see the module docstring).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -113,15 +120,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
         tta=not args.no_tta,
         batch_size=args.batch_size,
         min_scale=args.min_scale,
+        max_pixels=args.max_pixels,
+        allow_for_processing=args.allow_for_processing,
+        allow_other_modalities=args.allow_other_modalities,
+        hash_names=args.hash_names,
+        retry_crashed=args.retry_crashed,
         progress=not args.quiet,
     )
     summary = predict(args.inputs, Path(args.out), Path(args.model), options)
     print(
         f"scored {summary['scored']} of {summary['inputs']} images"
         + (f" ({summary['resumed']} from an earlier run)" if summary["resumed"] else "")
-        + f", {summary['failed']} failed -> {args.out} ({summary['seconds']:.1f} s)"
+        + f", {summary['failed']} failed"
+        + (f", {summary['ignored']} ignored (no image)" if summary["ignored"] else "")
+        + f" -> {args.out} ({summary['seconds']:.1f} s)"
     )
-    return 1 if summary["failed"] else 0
+    return EXIT_SOME_FAILED if summary["failed"] else EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -146,7 +160,9 @@ def _share(text: str) -> float:
 
 
 def _add_predict(sub) -> None:
+    from e2e_mammo.predict.names import NAME_KEY_ENV
     from e2e_mammo.predict.run import DEFAULT_BUNDLE
+    from e2e_mammo.preprocess.dicom import MAX_PIXELS
 
     p = sub.add_parser(
         "predict",
@@ -167,6 +183,32 @@ def _add_predict(sub) -> None:
         type=_share,
         default=0.5,
         help="refuse images with a side under this share of the model's input side",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=_positive,
+        default=MAX_PIXELS,
+        help=f"refuse, from its header, an image with more pixels (default {MAX_PIXELS:,})",
+    )
+    p.add_argument(
+        "--allow-for-processing",
+        action="store_true",
+        help="score FOR PROCESSING (raw detector) DICOM images too (refused by default)",
+    )
+    p.add_argument(
+        "--allow-other-modalities",
+        action="store_true",
+        help="score DICOM images whose Modality is not MG (refused by default)",
+    )
+    p.add_argument(
+        "--hash-names",
+        action="store_true",
+        help=f"write every input name as a keyed hash (key in ${NAME_KEY_ENV}, never written)",
+    )
+    p.add_argument(
+        "--retry-crashed",
+        action="store_true",
+        help="try again the inputs an earlier, killed run died on (skipped by default)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_predict)
@@ -249,8 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         status = args.func(args)
     except (DatasetError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return int(status or 0)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # noqa: BLE001 - a crash gets its own status, with its traceback
+        traceback.print_exc()
+        print(f"error: e2e-mammo {args.verb} crashed (internal error)", file=sys.stderr)
+        return EXIT_CRASH
+    return int(status or EXIT_OK)
 
 
 if __name__ == "__main__":

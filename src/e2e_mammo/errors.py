@@ -26,3 +26,9 @@ class ConfigError(Exception):
 
 class BundleError(DatasetError):
     """A file that is not a usable model bundle (``<path>: <why>``)."""
+
+
+class OutputError(DatasetError):
+    """An output folder a stage cannot or will not write (``<folder>: <what to do>``): a full
+    disk, or a folder that holds something the stage must not replace. A :class:`DatasetError`
+    so that the command line reports it like any other problem with the files."""

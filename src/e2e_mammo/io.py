@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def read_table(path: str | Path, required: Iterable[str] = ()) -> pd.DataFrame:
-    """Read a stage's CSV (every value as text, empty cells as ``""``).
+    """Read a stage's CSV (every value as text, empty cells as ``""``, the spreadsheet escape
+    of :func:`atomic_write_csv` undone).
 
     Raises :class:`DatasetError` naming the file when it is missing, unreadable or lacks any of
     the ``required`` columns.
@@ -38,6 +39,8 @@ def read_table(path: str | Path, required: Iterable[str] = ()) -> pd.DataFrame:
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DatasetError(path, f"missing column(s) {', '.join(missing)}")
+    for column in frame.columns:
+        frame[column] = frame[column].map(unescape_cell)
     return frame
 
 
@@ -92,8 +95,54 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], fsync: bool 
     return Path(path)
 
 
-def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` through a temporary file and an atomic rename."""
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection
+#: list), and the escape character itself (so that unescaping is exact).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def escape_cell(value: object) -> object:
+    """``value`` made safe for a spreadsheet: a text cell starting with ``= + - @``, a tab, a
+    carriage return or ``'`` gets a leading ``'`` (spreadsheets show the rest as text); a signed
+    number (``-0.5``) is left alone. Anything but text is returned as it is."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if value[0] in "+-" and _is_number(value):
+        return value
+    return "'" + value
+
+
+def unescape_cell(value: object) -> object:
+    """The inverse of :func:`escape_cell` (a ``'`` before a formula start is dropped)."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'":
+        if value[1:].startswith(FORMULA_STARTS):
+            return value[1:]
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells went through :func:`escape_cell`."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype).startswith("str"):
+            out[column] = out[column].map(escape_cell)
+    return out
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: str | Path, safe: bool = False) -> Path:
+    """Write ``frame`` to ``path`` through a temporary file and an atomic rename; ``safe``
+    escapes cells a spreadsheet would run as formulas (:func:`escape_cell`): for every table
+    that holds names from outside (file names, dataset IDs, reasons quoting them).
+    :func:`read_table` undoes the escape."""
+    if safe:
+        frame = spreadsheet_safe(frame)
     return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 

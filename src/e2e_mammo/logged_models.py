@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from e2e_mammo.io import unescape_cell
 from e2e_mammo.tracking import Run, model_tags, retrying, store_client
 
 REFERENCE_FILE = "dvc_reference.json"
@@ -124,5 +125,6 @@ def log_dataset_inputs(run: Run, tables: Iterable[tuple[str, str | Path]]) -> No
         name = f"{csv.parent.name}/{csv.stem}"
         with warnings.catch_warnings():  # MLflow's hints on inferring a model's input schema
             warnings.simplefilter("ignore")
-            dataset = mlflow.data.from_pandas(pd.read_csv(csv), source=source, name=name)
+            frame = pd.read_csv(csv).map(unescape_cell)  # split tables are spreadsheet-safe
+            dataset = mlflow.data.from_pandas(frame, source=source, name=name)
         retrying(mlflow.log_input, dataset, context=context)

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from e2e_mammo.errors import DatasetError
+from e2e_mammo.io import unescape_cell
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -61,7 +62,8 @@ def load_patch_split(patches_dir: Path, split: str) -> tuple[PatchArrayDataset, 
         if not path.is_file():
             raise DatasetError(path, f"patch set file missing for split {split!r}")
     images = np.load(array_path, mmap_mode="r")
-    index = pd.read_csv(index_path, dtype={"image_id": str, "patient_id": str})
+    # written spreadsheet-safe by the patch stage: the escape undone, so IDs read back exactly
+    index = pd.read_csv(index_path, dtype={"image_id": str, "patient_id": str}).map(unescape_cell)
     if "class" not in index.columns:
         raise DatasetError(index_path, "missing column class")
     if len(images) != len(index):

@@ -270,12 +270,14 @@ def write_outputs(
     """Write ``images.csv`` (and ``rois.csv``) then ``exclusions.csv``, each atomically.
 
     Every file goes through a temporary name and an atomic rename, so none ever looks complete
-    while half-written; ``exclusions.csv`` is written last.
+    while half-written; ``exclusions.csv`` is written last. The tables hold the dataset's own
+    IDs and file names, so they are written spreadsheet-safe (``safe=True`` of
+    :func:`~e2e_mammo.io.atomic_write_csv`; :func:`e2e_mammo.io.read_table` undoes it).
     """
     out.mkdir(parents=True, exist_ok=True)
     if rois is not None:
-        atomic_write_csv(rois, out / "rois.csv")
-    atomic_write_csv(images, out / "images.csv")
+        atomic_write_csv(rois, out / "rois.csv", safe=True)
+    atomic_write_csv(images, out / "images.csv", safe=True)
     write_exclusions(exclusions, out / "exclusions.csv")
 
 

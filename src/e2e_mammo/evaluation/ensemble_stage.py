@@ -35,6 +35,7 @@ from e2e_mammo.evaluation.ensemble import (
     select_family_members,
 )
 from e2e_mammo.evaluation.members import read_members as read_members
+from e2e_mammo.evaluation.predictions import read_predictions, write_predictions
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.logged_models import log_model_reference, register_model
 from e2e_mammo.models.top_spec import paper_family
@@ -132,7 +133,7 @@ def run_ensemble(
     members = choice.members
     folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
     averaged = average_predictions(
-        {m: pd.read_csv(folder[m] / "predictions.csv") for m in members}, score=ENSEMBLE_SCORE
+        {m: read_predictions(folder[m] / "predictions.csv") for m in members}, score=ENSEMBLE_SCORE
     )
     summary = ensemble_summary(
         averaged,
@@ -145,7 +146,7 @@ def run_ensemble(
         threshold=threshold,
     )
     summary = _with_families(summary, choice)
-    atomic_write_csv(averaged, out_dir / "predictions.csv")
+    write_predictions(averaged, out_dir / "predictions.csv")
     which = "fine-tuned members" if fixed_members else "family members"
     title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
     png = roc_png or out_dir / "roc.png"

@@ -4,17 +4,26 @@ Ensembles, ROC curves and bootstrap intervals read these tables and never rerun 
 row per sample: ``split``, the sample's ``row`` in its split's index table, the caller's id
 columns (``image_id``, ``patient_id``, ...), ``label``, ``prob_<class>`` for every class and,
 with flip TTA, ``tta_prob_<class>``.
+
+The id columns are the dataset's own names, so the table is written spreadsheet-safe
+(:func:`write_predictions`, ``safe=True`` of :func:`e2e_mammo.io.atomic_write_csv`) and read
+with the escape undone (:func:`read_predictions`): an id read back equals the one written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from e2e_mammo.io import atomic_write_csv, unescape_cell
+
 #: Columns the table sets itself; an id table's own columns of these names are dropped.
 RESERVED = ("split", "row", "label")
+#: Id columns read as text (an INbreast File Name must keep its digits as written).
+ID_TYPES = {"image_id": str, "patient_id": str}
 
 
 def prediction_frame(
@@ -40,3 +49,14 @@ def prediction_frame(
             for k, name in enumerate(class_names):
                 frame[f"{prefix}_{name}"] = np.asarray(evaluation[key])[:, k]
     return frame
+
+
+def write_predictions(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a predictions table atomically and spreadsheet-safe."""
+    return atomic_write_csv(frame, path, safe=True)
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A predictions table written by :func:`write_predictions` (ids as text, the spreadsheet
+    escape undone; other columns typed as pandas reads them)."""
+    return pd.read_csv(path, dtype=ID_TYPES).map(unescape_cell)

@@ -23,8 +23,9 @@ import torch
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.data import WholeImageDataset, make_loader
 from e2e_mammo.data.whole_images import image_split_tables
+from e2e_mammo.evaluation.predictions import write_predictions
 from e2e_mammo.evaluation.two_step import fit_random_forest, region_features, two_step_scores
-from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
@@ -105,7 +106,7 @@ def run_two_step(
     torch.set_num_threads(max(1, threads))
     tables, scores = _fit_and_score(settings, inputs)
     predictions = _predictions(tables, scores)
-    atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
+    write_predictions(predictions, inputs.out_dir / "predictions.csv")
     metrics = split_metrics(predictions, settings["bootstrap"])
     tags = {
         "table": str(meta.get("table", "")),

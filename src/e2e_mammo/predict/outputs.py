@@ -4,8 +4,10 @@ heatmap overlays, the failures and the summary.
 * ``image_predictions.csv``: one row per scored image: ``image_index`` (the image's path below
   its input folder, no extension: the meta-repository's image id), ``file``, ``exam``,
   ``laterality``, ``view``, ``malignant_pred`` (the bundle's malignant probability, flip-averaged
-  unless ``--no-tta``), ``heatmap`` (the overlay, relative to the output folder) and
-  ``heatmap_max``.
+  unless ``--no-tta``), ``heatmap`` (the overlay, relative to the output folder),
+  ``heatmap_max``, ``burned_in_annotation`` (``YES`` when the DICOM header says the pixels carry
+  burned-in text: the overlay may show it) and ``model_data`` (``synthetic`` or ``real``: what
+  the model was trained on, so that a CSV passed along cannot be mistaken).
 * ``breast_predictions.csv`` (when some laterality is known): one row per exam, ``exam``,
   ``left_malignant``, ``right_malignant`` (the mean over the breast's images, empty when the exam
   has no image of that side: the meta-repository's breast-level columns), ``n_left``,
@@ -14,6 +16,12 @@ heatmap overlays, the failures and the summary.
   malignancy heatmap (malignant mass + calcification probability, 0-1, ``jet``) blended over it,
   each heatmap cell at the centre of the patch it scores.
 * ``failures.csv``: ``file``, ``step``, ``reason`` for every input not scored.
+* ``ignored.csv``: ``file``, ``reason`` for DICOM objects that are not images (a CD's
+  ``DICOMDIR``, structured reports, presentation states, key object selections).
+
+Every CSV is spreadsheet-safe: a cell starting with ``= + - @``, a tab or a carriage return
+(a file named ``=HYPERLINK(...).png``, say) is written with a leading ``'``, so a spreadsheet
+shows it as text instead of running it (:func:`e2e_mammo.io.escape_cell`).
 """
 
 from __future__ import annotations
@@ -38,9 +46,19 @@ IMAGE_COLUMNS = (
     "malignant_pred",
     "heatmap",
     "heatmap_max",
+    "burned_in_annotation",
+    "model_data",
 )
 BREAST_COLUMNS = ("exam", "left_malignant", "right_malignant", "n_left", "n_right")
 FAILURE_COLUMNS = ("file", "step", "reason")
+IGNORED_COLUMNS = ("file", "reason")
+#: The tables of a run (removed when a new run starts: the journal rebuilds them).
+TABLE_FILES = (
+    "image_predictions.csv",
+    "breast_predictions.csv",
+    "failures.csv",
+    "ignored.csv",
+)
 HEATMAP_DIR = "heatmaps"
 #: Weight of the heatmap colour over the grey image.
 OVERLAY_ALPHA = 0.4
@@ -54,9 +72,9 @@ STRIDE = 32
 def heatmap_name(image_index: str) -> str:
     """The overlay's file name below ``heatmaps/``: the index itself when it is a safe, short
     file name, else a safe shortened form plus a hash of the index (so names never collide)."""
-    safe = _UNSAFE.sub("_", image_index.replace("/", "__"))
+    safe = _UNSAFE.sub("_", image_index.replace("/", "__")).lstrip("-")
     if safe != image_index or len(safe) > MAX_NAME:
-        digest = hashlib.sha256(image_index.encode()).hexdigest()[:10]
+        digest = hashlib.sha256(image_index.encode("utf-8", "surrogateescape")).hexdigest()[:10]
         safe = f"{safe[:MAX_NAME]}-{digest}"
     return f"{HEATMAP_DIR}/{safe}.png"
 
@@ -126,13 +144,20 @@ def write_tables(
 ) -> dict[str, Path]:
     """Write the image, breast (when any laterality is known) and failure tables."""
     frame = pd.DataFrame(list(images), columns=list(IMAGE_COLUMNS))
-    written = {"image_predictions": atomic_write_csv(frame, out_dir / "image_predictions.csv")}
+    path = out_dir / "image_predictions.csv"
+    written = {"image_predictions": atomic_write_csv(frame, path, safe=True)}
     breasts = breast_table(frame)
     path = out_dir / "breast_predictions.csv"
     if len(breasts):
-        written["breast_predictions"] = atomic_write_csv(breasts, path)
+        written["breast_predictions"] = atomic_write_csv(breasts, path, safe=True)
     elif path.exists():
         path.unlink()  # a table from an earlier run would describe other images
     fails = pd.DataFrame(list(failures), columns=list(FAILURE_COLUMNS))
-    written["failures"] = atomic_write_csv(fails, out_dir / "failures.csv")
+    written["failures"] = atomic_write_csv(fails, out_dir / "failures.csv", safe=True)
     return written
+
+
+def write_ignored(out_dir: Path, ignored: Sequence[dict]) -> Path:
+    """Write ``ignored.csv``: the DICOM objects that are no images, each with its reason."""
+    frame = pd.DataFrame(list(ignored), columns=list(IGNORED_COLUMNS))
+    return atomic_write_csv(frame, out_dir / "ignored.csv", safe=True)

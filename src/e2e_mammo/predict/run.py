@@ -3,8 +3,15 @@
 :func:`predict` finds the inputs (:mod:`.inputs`), reads each as the pipeline did, scores them
 in batches with the bundle (:mod:`.scorer`, flip TTA by default) on CPU or CUDA, and writes the
 tables, heatmap overlays, failures (:mod:`.outputs`) and ``summary.json``. A bad input never
-stops the others: it is listed in ``failures.csv`` and on stderr. A rerun into the same folder
-skips the images already scored (:mod:`.journal`).
+stops the others: every per-input step (journal key, header checks, decode, score, overlay
+write) runs inside the input's own error boundary, and a problem lists it in ``failures.csv``
+and on stderr. A rerun into the same folder skips the images already scored, and the inputs a
+killed run died on (:mod:`.journal`).
+
+While a run works, ``summary.json`` says ``"status": "running"`` and the tables of an earlier
+run are gone (the journal rebuilds them), so a run that crashes leaves nothing claiming
+success. At the end ``status`` is ``"complete"`` (every input scored or ignored) or
+``"failures"``.
 """
 
 from __future__ import annotations
@@ -26,18 +33,28 @@ from e2e_mammo.io import atomic_write_json
 from e2e_mammo.logs import Progress
 from e2e_mammo.models.bundle import Bundle, load_bundle
 from e2e_mammo.predict import journal as jr
+from e2e_mammo.predict.gating import Gate, NotAnImage
 from e2e_mammo.predict.inputs import (
     MIN_SCALE,
     Found,
     InputError,
     InputFile,
     LoadedImage,
+    ReadOptions,
     find_inputs,
     read_input,
     study_uid,
 )
-from e2e_mammo.predict.outputs import heatmap_name, write_overlay, write_tables
+from e2e_mammo.predict.names import namer
+from e2e_mammo.predict.outputs import (
+    TABLE_FILES,
+    heatmap_name,
+    write_ignored,
+    write_overlay,
+    write_tables,
+)
 from e2e_mammo.predict.scorer import BundleScorer, bundle_scorer
+from e2e_mammo.preprocess.dicom import MAX_PIXELS
 
 log = logging.getLogger(__name__)
 #: ``predict``'s default model: the CBIS-DDSM ensemble bundle that ``make run`` leaves.
@@ -48,81 +65,115 @@ SYNTHETIC_WARNING = (
     "this model was trained on the built-in synthetic demo data: its scores say nothing about "
     "real mammograms"
 )
+CRASHED = (
+    "an earlier run into this folder died while reading or scoring this input (killed, e.g. "
+    "for memory): skipped; pass --retry-crashed to try it again"
+)
 
 
 @dataclass(frozen=True)
 class PredictOptions:
     """How to score: device (``auto``/``cpu``/``cuda``), flip TTA, images per batch, the
-    smallest image side accepted (share of the model's input side), progress display."""
+    smallest image side accepted (share of the model's input side), the largest image
+    (pixels, from the header), the clinical gate's switches, keyed-hash names, whether to try
+    again the inputs a killed run died on, progress display."""
 
     device: str = "auto"
     tta: bool = True
     batch_size: int = 1
     min_scale: float = MIN_SCALE
+    max_pixels: int = MAX_PIXELS
+    allow_for_processing: bool = False
+    allow_other_modalities: bool = False
+    hash_names: bool = False
+    retry_crashed: bool = False
     progress: bool = True
+
+    def read_options(self) -> ReadOptions:
+        gate = Gate(self.allow_for_processing, self.allow_other_modalities)
+        return ReadOptions(self.min_scale, self.max_pixels, gate)
 
 
 class _Run:
-    """The state of one predict run: rows, failures, the journal."""
+    """The state of one predict run: rows, failures, ignored inputs, the journal."""
 
     def __init__(self, bundle: Bundle, out_dir: Path, options: PredictOptions) -> None:
         self.bundle, self.out_dir, self.options = bundle, out_dir, options
+        self.read_options = options.read_options()
+        self.name = namer(options.hash_names)
+        self.model_data = str(bundle.provenance.get("data", "unknown"))
         self.rows: list[dict[str, Any]] = []
         self.studies: list[str] = []
         self.failures: list[dict[str, str]] = []
+        self.ignored: list[dict[str, str]] = []
         self.resumed = 0
         score_options = {
+            **asdict(self.read_options),
             "tta": options.tta,
-            "min_scale": options.min_scale,
+            "hash_names": options.hash_names,
             "version": e2e_mammo.__version__,
         }
         self.run_key = jr.run_key(bundle.path, score_options)
-        self.done = jr.load_journal(out_dir)
+        self.seen = jr.load_journal(out_dir)
         self.journal = jr.Journal(out_dir)
         heatmaps = [m.heatmap for m in bundle.members if m.heatmap is not None]
         self.window = heatmaps[0].window if heatmaps else 1
 
-    def fail(self, file: Path | str, step: str, reason: str) -> None:
-        self.failures.append({"file": str(file), "step": step, "reason": reason})
+    def fail(self, file: str, step: str, reason: str, key: str = "") -> None:
+        """List an input in ``failures.csv`` (``file`` as outputs write it)."""
+        self.failures.append({"file": file, "step": step, "reason": reason})
         print(f"predict: {file}: {reason}", file=sys.stderr, flush=True)
+        if key:
+            self.journal.failed(key)
 
-    def reuse(self, item: InputFile) -> bool:
+    def ignore(self, item: InputFile, reason: str, key: str) -> None:
+        self.ignored.append({"file": item.file, "reason": reason})
+        self.journal.failed(key)
+
+    def reuse(self, item: InputFile, key: str) -> bool:
         """Take an earlier run's row for ``item`` when its key matches and its heatmap (if it
         had one) exists; a DICOM's study is read again from its header."""
-        entry = self.done.get(jr.image_key(self.run_key, item.path))
+        entry = self.seen.get(key)
         if entry is None or entry["row"]["image_index"] != item.image_index:
             return False
         heatmap = entry["row"].get("heatmap") or ""
         if heatmap and not (self.out_dir / heatmap).is_file():
             return False
         self.rows.append(dict(entry["row"]))
-        self.studies.append(study_uid(item.path) if item.kind == "dicom" else "")
+        dicom = item.kind == "dicom"
+        self.studies.append(study_uid(item.path, self.options.max_pixels) if dicom else "")
         self.resumed += 1
         return True
 
-    def record(self, image: LoadedImage, score: float, heatmap: np.ndarray | None) -> None:
-        """Write the image's overlay and journal its row (a write error fails this image)."""
-        try:
-            name = ""
-            if heatmap is not None:
-                name = heatmap_name(image.item.image_index)
-                write_overlay(self.out_dir / name, image.pixels, heatmap, self.window)
-        except OSError as exc:
-            self.fail(image.item.path, "write", f"cannot write its heatmap: {exc}")
-            return
-        row = {
+    def row(self, image: LoadedImage, score: float, heatmap: np.ndarray | None) -> dict:
+        """The image's table row (its overlay, when it has one, written first)."""
+        name = ""
+        if heatmap is not None:
+            name = heatmap_name(image.item.image_index)
+            write_overlay(self.out_dir / name, image.pixels, heatmap, self.window)
+        return {
             "image_index": image.item.image_index,
-            "file": str(image.item.path),
-            "exam": image.views.exam,
+            "file": image.item.file,
+            "exam": self.name(image.views.exam) if image.views.exam else "",
             "laterality": image.views.laterality,
             "view": image.views.view,
             "malignant_pred": round(float(score), 6),
             "heatmap": name,
             "heatmap_max": round(float(heatmap.max()), 6) if heatmap is not None else None,
+            "burned_in_annotation": "YES" if image.burned_in else "",
+            "model_data": self.model_data,
         }
+
+    def record(self, image: LoadedImage, score: float, heatmap: np.ndarray | None) -> None:
+        """Write the image's overlay and journal its row (a write error fails this image)."""
+        try:
+            row = self.row(image, score, heatmap)
+        except Exception as exc:  # a full disk or a bad name fails this image alone
+            self.fail(image.item.file, "write", f"cannot write its heatmap: {exc}", image.key)
+            return
         self.rows.append(row)
         self.studies.append(image.study)
-        self.journal.append(jr.image_key(self.run_key, image.item.path), row)
+        self.journal.append(image.key, row)
 
 
 def _device(name: str) -> torch.device:
@@ -133,22 +184,44 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _load(run: _Run, item: InputFile) -> LoadedImage | None:
+    """One input, read for scoring, or ``None`` (resumed, ignored or failed: recorded in
+    ``run``). Every step runs inside this input's error boundary."""
+    key = ""
+    try:
+        key = jr.image_key(run.run_key, item.path)  # stats the file: it may be gone
+        if run.reuse(item, key):
+            return None
+        if key in run.seen.crashed and not run.options.retry_crashed:
+            run.fail(item.file, "read", CRASHED)
+            return None
+        run.journal.start(key, item.image_index)
+        image = read_input(item, run.bundle.preprocess, run.read_options)
+        image.key = key
+        return image
+    except NotAnImage as exc:
+        run.ignore(item, exc.reason, key)
+    except InputError as exc:
+        run.fail(item.file, exc.step, exc.reason, key)
+    except FileNotFoundError:
+        run.fail(item.file, "read", "the file disappeared during the run", key)
+    except MemoryError:
+        run.fail(item.file, "read", "out of memory while reading this image", key)
+    except Exception as exc:  # an unforeseen reader error must not stop the others
+        run.fail(item.file, "read", f"{type(exc).__name__}: {exc}", key)
+    return None
+
+
 def _batches(run: _Run, found: Found, tick) -> Iterator[list[LoadedImage]]:
     """Read the inputs not already scored, in batches; failures go to ``run``; ``tick`` counts
-    the inputs done without scoring (resumed, failed)."""
+    the inputs done without scoring (resumed, ignored, failed)."""
     batch: list[LoadedImage] = []
     for item in found.images:
-        if run.reuse(item):
+        image = _load(run, item)
+        if image is None:
             tick(1)
             continue
-        try:
-            batch.append(read_input(item, run.bundle.preprocess, run.options.min_scale))
-        except InputError as exc:
-            run.fail(item.path, exc.step, exc.reason)
-            tick(1)
-        except Exception as exc:  # an unforeseen reader error must not stop the others
-            run.fail(item.path, "read", f"{type(exc).__name__}: {exc}")
-            tick(1)
+        batch.append(image)
         if len(batch) >= run.options.batch_size:
             yield batch
             batch = []
@@ -170,14 +243,15 @@ def _score_batch(run: _Run, batch: list[LoadedImage], scorer: BundleScorer, devi
     scale = float(run.bundle.preprocess["png_scale"])
     try:
         scores, maps = _score(scorer, batch, device, scale)
-    except RuntimeError as exc:
+    except (RuntimeError, MemoryError) as exc:
         if device.type == "cuda":
             torch.cuda.empty_cache()
         if len(batch) > 1:
             for image in batch:
                 _score_batch(run, [image], scorer, device)
             return
-        run.fail(batch[0].item.path, "score", f"{type(exc).__name__}: {exc}")
+        item = batch[0].item
+        run.fail(item.file, "score", f"{type(exc).__name__}: {exc}", batch[0].key)
         return
     for image, score, heatmap in zip(batch, scores, maps, strict=True):
         run.record(image, score, heatmap)
@@ -230,11 +304,12 @@ def predict(
     out_dir = Path(out_dir)
     bundle = model if isinstance(model, Bundle) else load_bundle(model)
     device = _device(options.device)
-    found = find_inputs(inputs, exclude=out_dir)
+    found = find_inputs(inputs, exclude=out_dir, namer=namer(options.hash_names))
     if not found.images and not found.missing:
         raise ConfigError(f"no DICOM or PNG files in {', '.join(map(str, inputs))}")
     if bundle.provenance.get("data") == "synthetic":
         print(f"predict: warning: {SYNTHETIC_WARNING}", file=sys.stderr)
+    _begin(out_dir)
     run = _Run(bundle, out_dir, options)
     for path, reason in found.missing:
         run.fail(path, "find", reason)
@@ -247,15 +322,27 @@ def predict(
         run.journal.close()
     _assign_exams(run.rows, run.studies)
     written = write_tables(out_dir, run.rows, run.failures)
+    written["ignored"] = write_ignored(out_dir, run.ignored)
     summary = _summary(run, found, device, written, time.monotonic() - started)
     atomic_write_json(summary, out_dir / "summary.json")
     return summary
+
+
+def _begin(out_dir: Path) -> None:
+    """Take away what an earlier run left that would claim this one's results (its tables and
+    summary: the journal rebuilds them) and say that a run is under way."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in TABLE_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    note = "a predict run is working in this folder, or died; its tables are not written yet"
+    atomic_write_json({"status": "running", "note": note}, out_dir / "summary.json")
 
 
 def _summary(run: _Run, found: Found, device, written, seconds: float) -> dict[str, Any]:
     bundle, n = run.bundle, len(run.rows)
     synthetic = bundle.provenance.get("data") == "synthetic"
     return {
+        "status": "failures" if run.failures else "complete",
         "model": str(bundle.path),
         "model_kind": bundle.kind,
         "members": [m.name for m in bundle.members],
@@ -268,7 +355,8 @@ def _summary(run: _Run, found: Found, device, written, seconds: float) -> dict[s
         "scored": n,
         "resumed": run.resumed,
         "failed": len(run.failures),
-        "ignored_files": found.ignored,
+        "ignored": len(run.ignored),
+        "ignored_files": found.ignored + [i["file"] for i in run.ignored],
         "heatmaps": any(m.heatmap is not None for m in bundle.members),
         "heatmap_source": [m.heatmap_source for m in bundle.members],
         "outputs": {k: p.name for k, p in written.items()},

@@ -15,13 +15,25 @@ Outputs under ``out_dir``:
   :func:`~e2e_mammo.preprocess.convert.resize_image`).
 * ``masks/<image_id>_<abnormality_id>.png`` -- 8-bit 0/255 at the same ``size`` (see
   :func:`~e2e_mammo.preprocess.convert.resize_mask`). A mask with no foreground is excluded.
+  Two ROIs never share a file: a name whose ids needed sanitising (``a/b``), or that would
+  equal another ROI's (image ``P_1`` ROI ``2_3`` and image ``P_1_2`` ROI ``3``, or names that
+  differ only in letter case), gets a hash of the exact id pair (``..._<10 hex>.png``); the
+  ``mask_png_path`` column says which file is whose.
 * ``manifest.csv`` -- every input column of ``images.csv`` plus :data:`IMAGE_COLUMNS`.
 * ``masks.csv`` -- every input column of ``rois.csv`` plus :data:`MASK_COLUMNS`.
 * ``exclusions.csv`` -- stage ``convert``: every image or ROI left out, with the reason.
 
+The three tables quote the datasets' own IDs, so they are written spreadsheet-safe (``safe=True``
+of :func:`~e2e_mammo.io.atomic_write_csv`; :func:`~e2e_mammo.io.read_table` undoes it).
+
 Resuming (see :mod:`~e2e_mammo.preprocess.convert_journal`): a rerun skips images whose PNGs
 exist and whose journal fingerprint matches. The three CSVs are written atomically only at the
 end (``manifest.csv`` last), so an interrupted run never leaves a manifest that looks complete.
+A full disk (``ENOSPC``, ``EDQUOT``) stops the stage with an
+:class:`~e2e_mammo.errors.OutputError` naming ``out_dir``: the images finished so far stay in
+the journal and no partial PNG is left, so a rerun after freeing space converts only the rest.
+Running out of memory on one image excludes that image (see
+:mod:`~e2e_mammo.preprocess.convert_worker`).
 
 Relative ``dicom_path``/``mask_path`` values are resolved against the current directory first,
 then against the folder of the CSV that names them. ``png_path``/``mask_png_path`` are written
@@ -29,8 +41,9 @@ as ``out_dir / ...`` exactly as ``out_dir`` was given (relative stays relative).
 
 Excluded (listed in ``exclusions.csv``; raised instead with ``strict=True``): a missing,
 unreadable or truncated DICOM, an undecodable transfer syntax, multi-frame/colour images, a
-constant image (in both intensity modes), an ROI whose image is excluded or not in
-``images.csv``, a duplicate ROI, and a mask without foreground.
+constant image (in both intensity modes), an image with NaN or infinite pixels, an image or
+mask that ran out of memory, an ROI whose image is excluded or not in ``images.csv``, a
+duplicate ROI, and a mask without foreground.
 
 No DICOM identifier (PatientName, PatientID, ...) is read into the outputs; messages name
 files and image ids only.
@@ -38,14 +51,19 @@ files and image ids only.
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from e2e_mammo.errors import ConfigError, DatasetError
+from e2e_mammo.errors import ConfigError, DatasetError, OutputError
 from e2e_mammo.exclusions import Exclusion, write_exclusions
 from e2e_mammo.io import atomic_write_csv, read_table
 from e2e_mammo.logs import Progress
@@ -88,6 +106,9 @@ MASK_COLUMNS = (
 #: Columns the stage needs in ``rois.csv``.
 ROI_COLUMNS = ("image_id", "abnormality_id", "mask_path")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+#: errno values of a full disk or an exhausted quota.
+DISK_FULL = tuple(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 
 #: An ROI left out before any conversion: (item, source, reason), by its row in ``rois.csv``.
 RoiProblems = dict[int, tuple[str, str, str]]
@@ -162,6 +183,32 @@ def _image_tasks(
     return tasks
 
 
+def _pair_hash(image_id: str, abn: str) -> str:
+    return hashlib.sha256(f"{image_id}\0{abn}".encode()).hexdigest()[:10]
+
+
+def mask_names(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """A unique PNG stem per distinct ``(image_id, abnormality_id)`` pair.
+
+    ``<image_id>_<abnormality_id>`` as it is when both are safe file names and no other pair
+    gives the same name (ignoring letter case, for case-insensitive file systems); otherwise
+    the sanitised name plus ``_<hash>`` of the exact pair. The same table gives the same names.
+    """
+    plain = {p: f"{_safe_name(p[0])}_{_safe_name(p[1])}" for p in set(pairs)}
+    hashed = {p for p in plain if plain[p] != f"{p[0]}_{p[1]}"}
+    while True:
+        names = {p: f"{n}_{_pair_hash(*p)}" if p in hashed else n for p, n in plain.items()}
+        holders: dict[str, list[tuple[str, str]]] = {}
+        for pair, name in names.items():
+            holders.setdefault(name.casefold(), []).append(pair)
+        clash = {p for group in holders.values() if len(group) > 1 for p in group}
+        if not clash:
+            return names
+        if clash <= hashed:  # pragma: no cover - two 40-bit hashes alike
+            raise ValueError(f"mask file names clash even with hashes: {sorted(clash)}")
+        hashed |= clash
+
+
 def _attach_rois(
     rois: pd.DataFrame,
     rois_csv: Path,
@@ -174,6 +221,7 @@ def _attach_rois(
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
     problems: RoiProblems = {}
     seen: set[tuple[str, str]] = set()
+    attached: list[tuple[int, str, str, str]] = []
     for i, row in enumerate(rois.itertuples(index=False)):
         image_id, abn = str(row.image_id).strip(), str(row.abnormality_id).strip()
         item, where = f"{image_id}_{abn}", f"{rois_csv}:{i + 2}"
@@ -185,9 +233,12 @@ def _attach_rois(
             problems[i] = (item, where, "no mask_path")
         elif image_id in tasks:
             mask = resolve_listed_path(str(row.mask_path).strip(), rois_csv)
-            png = out_dir / "masks" / f"{_safe_name(image_id)}_{_safe_name(abn)}.png"
-            tasks[image_id].rois.append((i, mask, str(png)))
+            attached.append((i, image_id, abn, mask))
         seen.add((image_id, abn))
+    names = mask_names([(image_id, abn) for _, image_id, abn, _ in attached])
+    for i, image_id, abn, mask in attached:
+        png = out_dir / "masks" / f"{names[image_id, abn]}.png"
+        tasks[image_id].rois.append((i, mask, str(png)))
     return problems
 
 
@@ -256,27 +307,52 @@ def _raise_first_error(result: Record) -> None:
 
 
 def _convert_tasks(
-    todo: list[ImageTask], threads: int, journal_path: Path, strict: bool, reporter: Progress
-) -> dict[str, Record]:
-    """Convert ``todo`` (in this process or a pool), journalling each image once it is done."""
+    todo: list[ImageTask],
+    threads: int,
+    journal_path: Path,
+    strict: bool,
+    reporter: Progress,
+    results: dict[str, Record],
+) -> None:
+    """Convert ``todo`` (in this process or a pool) into ``results``, journalling each image
+    once it is done (so ``results`` holds what finished even when this raises)."""
     if threads == 1 or len(todo) <= 1:
         stream = convert_worker.run_serial(todo)
     else:
         stream = convert_worker.run_pool(todo, min(threads, len(todo)))
-    results: dict[str, Record] = {}
-    journal = Journal(journal_path)
     try:
-        for task, result in stream:
-            if strict:
-                _raise_first_error(result)
-            if not result["error"]:
-                journal.append(task, result)
-            results[task.image_id] = result
-            reporter.tick()
+        journal = Journal(journal_path)
+        try:
+            for task, result in stream:
+                if strict:
+                    _raise_first_error(result)
+                if not result["error"]:
+                    journal.append(task, result)
+                results[task.image_id] = result
+                reporter.tick()
+        finally:
+            journal.close()
     finally:
         stream.close()  # shuts the pool down (cancelling queued work) on any error
-        journal.close()
-    return results
+
+
+@contextmanager
+def _stop_when_disk_full(out_dir: Path, results: dict[str, Record]) -> Iterator[None]:
+    """Raise a full disk (or quota) as an :class:`OutputError` naming ``out_dir`` that says
+    what to do; any other ``OSError`` passes unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        kept = sum(1 for r in results.values() if not r["error"])
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OutputError(
+            out_dir,
+            f"disk full: {os.strerror(exc.errno)}{where}. {kept} converted image(s) are kept "
+            f"(journal {JOURNAL_NAME}); free space on that disk and run the stage again: it "
+            "converts only the rest",
+        ) from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,6 +417,14 @@ def _masks_table(
     return pd.DataFrame(rows, columns=columns)
 
 
+def _write_tables(result: ConvertResult, out_dir: Path) -> None:
+    """The three tables, each atomic and spreadsheet-safe; ``manifest.csv`` last (a manifest
+    means complete)."""
+    atomic_write_csv(result.masks, out_dir / "masks.csv", safe=True)
+    write_exclusions(result.exclusions, out_dir / "exclusions.csv")
+    atomic_write_csv(result.manifest, out_dir / "manifest.csv", safe=True)
+
+
 # --------------------------------------------------------------------------------------------
 # The stage
 # --------------------------------------------------------------------------------------------
@@ -376,6 +460,8 @@ def convert_dataset(
     Raises:
         DatasetError: unreadable/invalid CSVs or duplicate image ids; with ``strict``, any
             image or ROI that would have been excluded.
+        OutputError: the disk (or quota) of ``out_dir`` is full; finished images are kept and
+            a rerun converts the rest.
         ConfigError: invalid ``size``, ``threads`` or ``intensity``.
     """
     size = _check_args(size, threads, intensity)
@@ -392,13 +478,11 @@ def convert_dataset(
     reporter = Progress("convert", len(todo), enabled=progress)
     skipped = f" ({len(results)} already converted, skipped)" if results else ""
     reporter.note(f"{len(todo)} image(s) to convert{skipped}")
-    results |= _convert_tasks(todo, int(threads), out_dir / JOURNAL_NAME, strict, reporter)
-
-    manifest = _manifest_table(images, ids, tasks, results, exclusions)
-    masks = _masks_table(rois, rois_csv, tasks, results, roi_problems, exclusions)
-    atomic_write_csv(masks, out_dir / "masks.csv")
-    write_exclusions(exclusions, out_dir / "exclusions.csv")
-    atomic_write_csv(manifest, out_dir / "manifest.csv")  # last: a manifest means complete
+    with _stop_when_disk_full(out_dir, results):
+        _convert_tasks(todo, int(threads), out_dir / JOURNAL_NAME, strict, reporter, results)
+        manifest = _manifest_table(images, ids, tasks, results, exclusions)
+        masks = _masks_table(rois, rois_csv, tasks, results, roi_problems, exclusions)
+        _write_tables(ConvertResult(manifest, masks, exclusions), out_dir)
     reporter.note(
         f"wrote {len(manifest)} image(s), {len(masks)} mask(s), "
         f"{len(exclusions)} exclusion(s) to {out_dir}"
@@ -406,4 +490,12 @@ def convert_dataset(
     return ConvertResult(manifest=manifest, masks=masks, exclusions=exclusions)
 
 
-__all__ = ["IMAGE_COLUMNS", "MASK_COLUMNS", "STAGE", "ConvertResult", "convert_dataset"]
+__all__ = [
+    "DISK_FULL",
+    "IMAGE_COLUMNS",
+    "MASK_COLUMNS",
+    "STAGE",
+    "ConvertResult",
+    "convert_dataset",
+    "mask_names",
+]

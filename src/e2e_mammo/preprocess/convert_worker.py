@@ -8,6 +8,12 @@ whether it excludes or raises. Each PNG is written atomically (:func:`e2e_mammo.
 a unique temporary name per call, so two workers never share one), so a PNG that exists is
 complete.
 
+Running out of memory on one image (a ``MemoryError``, or OpenCV's out-of-memory error, while
+decoding, resizing or encoding it or one of its masks) is that image's problem, not the
+batch's: it becomes a :class:`~e2e_mammo.errors.DatasetError` ("out of memory while ...") and
+so an exclusion, and the other images go on. Not so a full disk: an ``OSError`` while writing
+(``ENOSPC``, ``EDQUOT``) is raised as it is, the stage stops and says so, and a rerun resumes.
+
 Parallelism (:func:`run_pool`): a ``ProcessPoolExecutor`` on the ``forkserver`` start method (a
 forked parent's OpenCV thread pool can hang ``cv2.resize`` in the child), with
 ``cv2.setNumThreads(1)`` in each worker and at most ``2 * threads`` images in flight. Workers do
@@ -63,22 +69,51 @@ class ImageTask:
 
 
 def write_png(array: np.ndarray, path: str) -> None:
-    """Encode ``array`` as PNG (no text chunks) and write it to ``path`` atomically."""
+    """Encode ``array`` as PNG (no text chunks) and write it to ``path`` atomically (on any
+    error, a full disk included, nothing is left at ``path`` or beside it)."""
     ok, buf = cv2.imencode(".png", array, list(PNG_PARAMS))
     if not ok:  # pragma: no cover - cv2 only fails on unsupported dtypes
         raise RuntimeError(f"{path}: PNG encoding failed")
     atomic_write(path, lambda tmp: tmp.write_bytes(buf))
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """A ``MemoryError`` (numpy's included) or OpenCV's "insufficient memory" error."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, cv2.error) and getattr(exc, "code", None) == cv2.Error.StsNoMem
+
+
+@contextmanager
+def _out_of_memory_excludes(path: str, step: str) -> Iterator[None]:
+    """Turn running out of memory during ``step`` into a :class:`DatasetError` on ``path``
+    (the item is excluded, the batch goes on; a rerun tries it again)."""
+    try:
+        yield
+    except (MemoryError, cv2.error) as exc:
+        if not _is_out_of_memory(exc):
+            raise
+        detail = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+        raise DatasetError(
+            path,
+            f"out of memory while {step} ({detail[0]}); convert with fewer threads or on a "
+            "machine with more memory (a rerun tries it again)",
+        ) from None
+
+
 def _convert_pixels(task: ImageTask) -> tuple[dict[str, Any], ImageInfo]:
     """Write the image's PNG; returns its manifest values and the DICOM header facts."""
-    image, info = read_image_with_info(task.dicom_path, native=True)
-    try:
-        png, lo, hi = resize_image(image, task.size, task.intensity)
-    except ValueError as exc:
-        raise DatasetError(task.dicom_path, str(exc)) from None
+    with _out_of_memory_excludes(task.dicom_path, "decoding the image"):
+        image, info = read_image_with_info(task.dicom_path, native=True)
+    size = f"{info.rows}x{info.cols}"
+    with _out_of_memory_excludes(task.dicom_path, f"resizing the {size} image"):
+        try:
+            png, lo, hi = resize_image(image, task.size, task.intensity)
+        except ValueError as exc:
+            raise DatasetError(task.dicom_path, str(exc)) from None
     del image
-    write_png(png, task.png_path)
+    with _out_of_memory_excludes(task.dicom_path, "encoding the PNG"):
+        write_png(png, task.png_path)
     values = {
         "orig_rows": info.rows,
         "orig_cols": info.cols,
@@ -96,11 +131,13 @@ def _convert_mask(
     mask_path: str, mask_png: str, task: ImageTask, info: ImageInfo
 ) -> dict[str, Any]:
     """Write one ROI mask's PNG; returns its ``masks.csv`` values."""
-    mask = read_mask(mask_path)
+    with _out_of_memory_excludes(mask_path, "decoding the mask"):
+        mask = read_mask(mask_path)
     if not mask.any():
         raise DatasetError(mask_path, "mask has no foreground")
-    small, method = resize_mask(mask, task.size)
-    write_png(small, mask_png)
+    with _out_of_memory_excludes(mask_path, f"resizing the {mask.shape[0]}x{mask.shape[1]} mask"):
+        small, method = resize_mask(mask, task.size)
+        write_png(small, mask_png)
     return {
         "mask_rows": int(mask.shape[0]),
         "mask_cols": int(mask.shape[1]),

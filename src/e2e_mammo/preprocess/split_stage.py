@@ -23,7 +23,8 @@ def run_split(
     official_overlap: str = "test",
 ) -> SplitResult:
     """Split the images of ``images_csv`` and write ``splits.csv``, ``summary.csv`` and
-    ``exclusions.csv`` into ``out_dir`` (each atomically)."""
+    ``exclusions.csv`` into ``out_dir`` (each atomically; ``splits.csv``, which holds the
+    dataset's IDs, spreadsheet-safe)."""
     images = read_table(images_csv, ("image_id", "patient_id", "label"))
     if images.empty:
         raise DatasetError(images_csv, "no images to split")
@@ -45,7 +46,7 @@ def run_split(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_exclusions(result.exclusions, out_dir / "exclusions.csv")
     atomic_write_csv(result.summary, out_dir / "summary.csv")
-    atomic_write_csv(result.splits, out_dir / "splits.csv")
+    atomic_write_csv(result.splits, out_dir / "splits.csv", safe=True)
     for row in result.summary.itertuples():
         log.info(
             "%s: %d patients, %d images, %.1f%% positive",

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from e2e_mammo.evaluation.predictions import read_predictions
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
 from e2e_mammo.models.top_spec import paper_family
 from e2e_mammo.preprocess.subsets import size_label
@@ -33,7 +34,6 @@ from e2e_mammo.reporting.claims import (
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 
 log = logging.getLogger(__name__)
-_ID_TYPES = {"image_id": str, "patient_id": str}
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def paper_table4_aucs(table4: Iterable[Mapping[str, Any]]) -> dict[str, dict[str
 
 def _predictions(folder: Path) -> pd.DataFrame | None:
     path = folder / "predictions.csv"
-    return pd.read_csv(path, dtype=_ID_TYPES) if path.is_file() else None
+    return read_predictions(path) if path.is_file() else None
 
 
 def read_rows(paths: Iterable[Path], paper: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
@@ -103,7 +103,7 @@ def read_ensemble(summary: Path | None, predictions: Path | None) -> EnsembleRes
     members = json.loads(Path(summary).read_text()).get("members") or ""
     if isinstance(members, str):
         members = [m for m in members.split(";") if m]
-    return EnsembleResult(tuple(members), pd.read_csv(predictions, dtype=_ID_TYPES))
+    return EnsembleResult(tuple(members), read_predictions(predictions))
 
 
 def read_cells(paths: Iterable[Path]) -> list[TransferCell]:

@@ -9,7 +9,10 @@ A kill at any moment leaves either the previous complete file or the new one.
 
 Restart rules (:func:`prepare`): a checkpoint of an interrupted run with the same identity is
 resumed; a checkpoint of a finished run, or of another identity (other data, other settings),
-is removed and the run starts afresh. So only an interrupted job resumes.
+is removed and the run starts afresh. So only an interrupted job resumes. A checkpoint that
+cannot be read (a disk error, a copy cut short, another torch) is never deleted: its folder is
+renamed to ``<folder>.unreadable-<UTC time>`` beside it, with a warning naming both paths, and
+the run starts afresh; delete the renamed folder once nobody needs it.
 
 Everything is stored as plain types and tensors, so ``torch.load(weights_only=True)`` reads it.
 """
@@ -22,6 +25,7 @@ import logging
 import random
 import shutil
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +68,42 @@ def identity_hash(inputs: Iterable[str | Path], settings: Mapping[str, Any]) -> 
     return digest.hexdigest()
 
 
+def _move_aside(folder: Path, why: str) -> Path:
+    """Rename ``folder`` to a free ``<folder>.unreadable-<UTC time>[-n]`` beside it; returns
+    the new path after logging a warning that names both."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = folder.with_name(f"{folder.name}.unreadable-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = folder.with_name(f"{folder.name}.unreadable-{stamp}-{n}")
+    folder.rename(aside)
+    log.warning(
+        "%s: unreadable checkpoint (%s), not resumed and not deleted: moved to %s; training "
+        "afresh (delete that folder once nobody needs it)",
+        folder / FILE,
+        why,
+        aside,
+    )
+    return aside
+
+
 def prepare(checkpoint_dir: str | Path, identity: str) -> str:
-    """Apply the restart rules; return ``"resume"`` or ``"fresh"`` (the folder then is empty)."""
+    """Apply the restart rules; return ``"resume"`` or ``"fresh"`` (the folder then is empty;
+    an unreadable checkpoint's folder was moved aside, see the module doc)."""
     folder = Path(checkpoint_dir)
     path = folder / FILE
     if path.is_file():
         try:
             state = load(path)
         except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint is never resumed
-            state, why = None, f"unreadable ({type(exc).__name__}: {exc})"
-        else:
-            same = state.get("identity") == identity and state.get("format") == FORMAT_VERSION
-            if same and not state.get("completed"):
-                return "resume"
-            why = "finished run" if same else "other inputs or settings"
+            _move_aside(folder, f"{type(exc).__name__}: {str(exc).strip()[:200]}")
+            folder.mkdir(parents=True)
+            return "fresh"
+        same = state.get("identity") == identity and state.get("format") == FORMAT_VERSION
+        if same and not state.get("completed"):
+            return "resume"
+        why = "finished run" if same else "other inputs or settings"
         log.info("%s: not resumed (%s); training afresh", path, why)
     if folder.exists():
         shutil.rmtree(folder)

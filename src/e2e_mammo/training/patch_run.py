@@ -27,8 +27,8 @@ import torch
 
 from e2e_mammo.constants import PATCH_CLASSES, SPLITS
 from e2e_mammo.data import load_patch_split, make_loader
-from e2e_mammo.evaluation.predictions import prediction_frame
-from e2e_mammo.io import atomic_write_csv, atomic_write_json
+from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
+from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.saved import save_model
 from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
@@ -97,7 +97,7 @@ def _build_model(row: _RowInputs) -> torch.nn.Module:
 
 
 def _save_outputs(model, row: _RowInputs, predictions: pd.DataFrame) -> None:
-    atomic_write_csv(predictions, row.out_dir / "predictions.csv")
+    write_predictions(predictions, row.out_dir / "predictions.csv")
     spec = {
         "arch": row.settings["arch"],
         "n_classes": len(PATCH_CLASSES),

@@ -42,7 +42,7 @@ from e2e_mammo.constants import IMAGE_CLASSES
 from e2e_mammo.data import WholeImageDataset, make_loader
 from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
-from e2e_mammo.evaluation.predictions import prediction_frame
+from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
 from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, read_payload
@@ -177,7 +177,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
     reported = tables[REPORTED_SPLIT]
     if reported.empty:
         raise ValueError(f"{inputs.splits_csv}: INbreast has no {REPORTED_SPLIT!r} images")
-    atomic_write_csv(_subset_table(used, inner), inputs.out_dir / "subset.csv")
+    atomic_write_csv(_subset_table(used, inner), inputs.out_dir / "subset.csv", safe=True)
     mean = float(json.loads(Path(inputs.mean_json).read_text())["mean"])
     model, spec = _start_model(settings, inputs, mean)
     size, bs = tuple(settings["image_size"]), settings["batch_size"]
@@ -196,7 +196,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
     )
     predictions = prediction_frame(REPORTED_SPLIT, scored, IMAGE_CLASSES, ids=reported)
     predictions = predictions.drop(columns=["png_path"], errors="ignore")
-    atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
+    write_predictions(predictions, inputs.out_dir / "predictions.csv")
     metrics = reported_metrics(predictions, settings["bootstrap"])
     head = _init_heatmap_head(settings, inputs)
     write_job_bundle(model, spec, settings, inputs, metrics, ctx.name, head)

@@ -41,8 +41,7 @@ from e2e_mammo.constants import IMAGE_CLASSES, SPLITS
 from e2e_mammo.data import WholeImageDataset, make_loader
 from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
-from e2e_mammo.evaluation.predictions import prediction_frame
-from e2e_mammo.io import atomic_write_csv
+from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
 from e2e_mammo.models.bundle import (
     heatmap_head,
     linear_head_entry,
@@ -228,7 +227,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs)
     val = make_loader(datasets["val"], bs, shuffle=False, workers=workers)
     result = ctx.fit(model, train, val, cfg, dev, CHECKPOINT_INTERVAL_S)
     predictions = _score_splits(model, tables, datasets, dev, settings)
-    atomic_write_csv(predictions, inputs.out_dir / "predictions.csv")
+    write_predictions(predictions, inputs.out_dir / "predictions.csv")
     metrics = split_metrics(predictions, settings["bootstrap"])
     fallback = patch_head_entry(inputs.patch_model, settings["patch_size"])
     write_job_bundle(model, row_spec(settings), settings, inputs, metrics, ctx.name, fallback)

@@ -9,6 +9,9 @@
 
 Both writers are deterministic for a seed and build their tree in ``out.parent/.<name>.partial``
 before renaming it to ``out``, so an interrupted run never leaves a complete-looking ``out``.
+They replace only an ``out`` they built themselves (marked by a ``.e2e-mammo-synthetic`` file)
+or an empty one; any other existing folder is refused untouched (see
+:mod:`~e2e_mammo.datasets.synth.staging`).
 """
 
 from __future__ import annotations

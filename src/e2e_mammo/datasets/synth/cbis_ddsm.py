@@ -28,7 +28,9 @@ patient has the extra listing in the other official set (like ``Mass-Test``/``Ca
 ``P_00016``), the others in the same one (like ``Mass-Training``/``Calc-Training`` ``P_00710``).
 
 The output folder is built in ``out.parent/.<out.name>.partial`` and renamed to ``out`` at the
-end, so an interrupted run never leaves a tree at ``out`` that looks complete.
+end, so an interrupted run never leaves a tree at ``out`` that looks complete. An existing
+``out`` is replaced only when this program built it (see
+:mod:`~e2e_mammo.datasets.synth.staging`); a real download there is refused untouched.
 """
 
 from __future__ import annotations
@@ -609,7 +611,9 @@ def synth_cbis_ddsm(
     """Write a synthetic CBIS-DDSM download root at ``out`` and return ``out``.
 
     Args:
-        out: the download root (it will hold ``CBIS-DDSM/``, ``metadata.csv`` and the four CSVs).
+        out: the download root (it will hold ``CBIS-DDSM/``, ``metadata.csv`` and the four CSVs);
+            if it exists it must be empty or a synthetic tree built here (else
+            :class:`~e2e_mammo.errors.OutputError`, nothing deleted).
         n_patients: number of patients (``P_xxxxx``); each has 1-4 full images.
         image_size: approximate (rows, cols) of a full image; each image varies by about ±10 %.
         seed: the only source of randomness: the same seed gives the same bytes.

@@ -19,7 +19,9 @@ Pictures: BI-RADS 4-6 images carry malignant-looking lesions (spiculated mass an
 pleomorphic calcifications), BI-RADS 2-3 benign-looking ones (circumscribed mass or coarse
 calcifications), BI-RADS 1 nothing. Both views of a breast share its BI-RADS.
 
-The folder is built in ``out.parent/.<out.name>.partial`` and renamed to ``out`` at the end.
+The folder is built in ``out.parent/.<out.name>.partial`` and renamed to ``out`` at the end;
+an existing ``out`` is replaced only when this program built it (see
+:mod:`~e2e_mammo.datasets.synth.staging`); a real release folder there is refused untouched.
 """
 
 from __future__ import annotations
@@ -215,7 +217,9 @@ def synth_inbreast(
     """Write a synthetic INbreast release folder at ``out`` and return ``out``.
 
     Args:
-        out: the release folder (it will hold ``AllDICOMs/``, ``AllXML/`` and ``INbreast.csv``).
+        out: the release folder (it will hold ``AllDICOMs/``, ``AllXML/`` and ``INbreast.csv``);
+            if it exists it must be empty or a synthetic tree built here (else
+            :class:`~e2e_mammo.errors.OutputError`, nothing deleted).
         n_patients: number of patient hashes (4 images each, 2 for mastectomy cases).
         image_size: (rows, cols) of the large 4084x3328 format after scaling; the small format
             3328x2560 is scaled by the same factors.

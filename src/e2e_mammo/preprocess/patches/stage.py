@@ -11,7 +11,8 @@ Outputs in ``out_dir`` (each written through a temporary file and an atomic rena
 for ``train``/``val``/``test`` (possibly empty, so downstream rules can declare them);
 ``index.csv`` (all splits), ``exclusions.csv`` (stage ``patches``) and ``counts.csv`` (split x
 class) -- the latter last, after any old one was removed at the start, so an interrupted run
-never looks complete.
+never looks complete. The tables that hold dataset IDs (``<split>.csv``, ``index.csv``) are
+written spreadsheet-safe (``safe=True`` of :func:`~e2e_mammo.io.atomic_write_csv`).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ def _cut_splits(
     paths = {image_id: item.png_path for image_id, item in images.items()}
     for split, frame in plans.items():
         write_split_array(out_dir / f"{split}.npy", frame, paths, patch_size, cutter)
-        atomic_write_csv(frame, out_dir / f"{split}.csv")
+        atomic_write_csv(frame, out_dir / f"{split}.csv", safe=True)
     return (
         pd.concat(list(plans.values()), ignore_index=True)
         if plans
@@ -307,7 +308,7 @@ def extract_patch_set(
     _attach_rois(masks, masks_csv, images, set(manifest["image_id"]), exclusions)
     plans = _plan_splits(images, _split_names(splits), patch_set, options, exclusions, progress)
     index = _cut_splits(plans, images, out_dir, patch_set, patch_size, progress)
-    atomic_write_csv(index, out_dir / "index.csv")
+    atomic_write_csv(index, out_dir / "index.csv", safe=True)
     write_exclusions(exclusions, out_dir / "exclusions.csv")
     counts = _counts_table(plans, patch_set)
     atomic_write_csv(counts, out_dir / "counts.csv")
