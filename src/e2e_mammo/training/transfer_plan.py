@@ -26,7 +26,7 @@ from e2e_mammo.preprocess.subsets import size_label
 from e2e_mammo.training.staged import scale_schedule, schedule_to_config
 from e2e_mammo.training.whole_plan import model_settings
 
-#: The one switch that trains every size (README "The paper profile").
+#: The one switch that trains every size (docs/parameters.md, "The paper profile").
 SWEEP_SWITCH = "snakemake all --profile profiles/paper (or transfer.sweep.run: all)"
 FIRST_MEMBER = "first_member"
 #: A cell's starting model, and how its reported epoch is chosen.

@@ -24,7 +24,7 @@ from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
 from e2e_mammo.training.staged import scale_schedule, schedule_to_config
 
 log = logging.getLogger(__name__)
-#: The one switch that trains every row (README "The paper profile").
+#: The one switch that trains every row (docs/parameters.md, "The paper profile").
 PAPER_SWITCH = "snakemake all --profile profiles/paper (or whole_image.rows: all)"
 
 
