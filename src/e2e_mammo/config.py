@@ -132,8 +132,9 @@ def check_scale(config: dict) -> None:
         raise ConfigError(
             "the paper profile runs the paper's method on the real datasets, but "
             f"{' and '.join(synthetic)} {'is' if len(synthetic) == 1 else 'are'} 'synthetic': set "
-            f"{' and '.join(synthetic)} in params.yaml to your download (docs/running.md, 'Using a real "
-            f"download'), or {ALLOW_SYNTHETIC}: true to test the profile on synthetic data"
+            f"{' and '.join(synthetic)} in params.yaml to your download (docs/running.md, "
+            f"'Using a real download'), or {ALLOW_SYNTHETIC}: true to test the profile on "
+            "synthetic data"
         )
 
 
