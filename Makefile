@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: run test lint format clean venv dvc-remote lock
+.PHONY: run test lint format clean venv dvc-remote lock docs
 
 venv: $(STAMP)
 
@@ -48,6 +48,10 @@ run: $(STAMP) .dvc/config.local
 test: $(STAMP)
 	@# --dist loadfile: a test module stays on one worker, so the tiny pipeline of test_workflow.py runs once
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
+
+# The parameter reference in docs/parameters.md, generated from the schema's descriptions.
+docs: $(STAMP)
+	$(BIN)/python tools/params_reference.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts bench tools

@@ -44,7 +44,7 @@ def validate_params(
         raise ConfigError("invalid parameters:\n  " + "\n  ".join(problems))
 
 
-def _resolve(schema: Any, root: dict) -> dict:
+def resolve_ref(schema: Any, root: dict) -> dict:
     """``schema`` with a local ``$ref`` (``#/$defs/name``) followed."""
     while isinstance(schema, dict) and "$ref" in schema:
         node: Any = root
@@ -58,7 +58,7 @@ def _branches(schema: dict, root: dict) -> list[dict]:
     """The schema and its ``oneOf``/``anyOf`` alternatives, each resolved."""
     out = [schema]
     for key in ("oneOf", "anyOf"):
-        out += [_resolve(b, root) for b in schema.get(key, [])]
+        out += [resolve_ref(b, root) for b in schema.get(key, [])]
     return out
 
 
@@ -85,7 +85,7 @@ def coerce_to_schema(value: Any, schema: Any, root: dict | None = None) -> Any:
     (``"400"`` -> 400, ``"true"`` -> True): Snakemake's ``--config key=value`` gives strings
     only. Anything else is returned as it is, for the validation to judge."""
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     if isinstance(value, dict):
         branch = _container(schema, root, "object")
         props, extra = branch.get("properties", {}), branch.get("additionalProperties")
