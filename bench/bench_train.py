@@ -34,8 +34,9 @@ import torch.nn.functional as F
 
 from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.data import PatchArrayDataset, WholeImageDataset, make_loader
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.models import build_patch_classifier
-from e2e_mammo.training import AugmentConfig, Stage, apply_stage, make_optimizer
+from e2e_mammo.training import Stage, apply_stage, make_optimizer
 from e2e_mammo.training.loop import train_one_epoch
 
 

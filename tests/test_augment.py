@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from e2e_mammo.training.augment import AugmentConfig, augment_batch
+from e2e_mammo.data.augment import AugmentConfig, augment_batch
 
 
 def _batch(n=6, h=12, w=16):

@@ -10,7 +10,7 @@ from e2e_mammo.errors import BundleError
 from e2e_mammo.evaluation.tta import flip_tta_probs
 from e2e_mammo.models.bundle import load_bundle, provenance_record, save_ensemble_bundle
 from e2e_mammo.models.saved import read_payload, save_model
-from e2e_mammo.tracking import file_md5
+from e2e_mammo.provenance import file_md5
 
 
 @pytest.fixture(scope="module")

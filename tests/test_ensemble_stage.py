@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.evaluation.ensemble_stage import (
+from e2e_mammo.reporting.ensemble_stage import (
     ENSEMBLE_COLUMNS,
     family_candidates,
     run_ensemble,
@@ -128,7 +128,7 @@ def test_fixed_members_are_all_given_models_in_order(tmp_path, store):
 
 
 def test_members_read_back_from_the_summary_best_first(ensemble):
-    from e2e_mammo.evaluation.ensemble_stage import read_members
+    from e2e_mammo.reporting.ensemble_stage import read_members
 
     out, _ = ensemble
     assert read_members(out / "summary.json") == ["best", "good", "fair", "weak"]

@@ -2,8 +2,8 @@ import pytest
 import torch
 from toy import tiny_classifier, toy_loaders
 
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.training import checkpoint as ckpt
-from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.fit import Extension, FitConfig, _extend, _RunState, fit
 from e2e_mammo.training.staged import Stage
 

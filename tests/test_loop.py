@@ -5,8 +5,8 @@ from toy import toy_patches
 
 from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.data import make_loader
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.models import build_patch_classifier
-from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.loop import (
     balanced_sample_weights,
     evaluate,

@@ -67,7 +67,7 @@ def test_checkpoints_are_gone_and_history_written(trained):
 
 def test_model_is_a_bundle_with_preprocessing_provenance_and_its_own_heatmap(trained):
     from e2e_mammo.models.bundle import load_bundle
-    from e2e_mammo.tracking import file_md5
+    from e2e_mammo.provenance import file_md5
 
     out, result = trained
     bundle = load_bundle(out / "model.pt")

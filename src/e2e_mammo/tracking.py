@@ -34,17 +34,17 @@ Only the datasets' own anonymised IDs ever reach MLflow.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from e2e_mammo.provenance import file_md5, git_commit
 
 log = logging.getLogger(__name__)
 
@@ -239,24 +239,6 @@ def init_store(config: TrackingConfig) -> str | None:
         return retrying(_get_or_create_experiment, config)
     except Exception as exc:
         raise RuntimeError(f"cannot initialise MLflow store {config.uri}: {exc}") from exc
-
-
-def git_commit(cwd: str | Path = ".") -> str:
-    """The checkout's commit (``+dirty`` when it has uncommitted changes), or ``unknown``."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha + ("+dirty" if dirty else "")
 
 
 @dataclass
@@ -591,15 +573,6 @@ def log_group_artifacts(tracking: TrackingConfig, group: str, paths: Iterable[st
     client = store_client(tracking.uri)
     for path in paths:
         retrying(client.log_artifact, tracking.parent_run_id, str(path))
-
-
-def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
-    """The MD5 of a file's bytes: the content hash DVC keeps it under in its cache."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_tags(model: str | Path) -> dict[str, str]:

@@ -22,15 +22,16 @@ import torch
 
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.data import WholeImageDataset, make_loader
+from e2e_mammo.data.batches import prepare_batch
 from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.predictions import write_predictions
+from e2e_mammo.evaluation.split_metrics import SCORE, metric_scalars, split_metrics
 from e2e_mammo.evaluation.two_step import fit_random_forest, region_features, two_step_scores
 from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
-from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
-from e2e_mammo.training.loop import prepare_batch
-from e2e_mammo.training.whole_run import SCORE, metric_scalars, split_metrics
+from e2e_mammo.provenance import git_commit
+from e2e_mammo.tracking import TrackingConfig, start_run
 
 log = logging.getLogger(__name__)
 

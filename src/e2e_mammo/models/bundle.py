@@ -49,7 +49,7 @@ from e2e_mammo.models.saved import (
     read_payload,
     save_model,
 )
-from e2e_mammo.tracking import file_md5, git_commit
+from e2e_mammo.provenance import file_md5, git_commit
 
 WHOLE_IMAGE = "whole_image_classifier"
 ENSEMBLE = "ensemble"

@@ -23,6 +23,7 @@ from e2e_mammo.evaluation.predictions import read_predictions
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
 from e2e_mammo.models.top_spec import paper_family
 from e2e_mammo.preprocess.subsets import size_label
+from e2e_mammo.provenance import git_commit
 from e2e_mammo.reporting.claims import (
     ClaimSettings,
     EnsembleResult,
@@ -31,7 +32,7 @@ from e2e_mammo.reporting.claims import (
     claims_frame,
     claims_markdown,
 )
-from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
+from e2e_mammo.tracking import TrackingConfig, start_run
 
 log = logging.getLogger(__name__)
 

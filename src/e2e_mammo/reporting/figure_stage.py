@@ -20,11 +20,11 @@ import pandas as pd
 import torch
 
 from e2e_mammo.constants import IMAGE_CLASSES, MALIGNANT_PATCH_CLASSES
+from e2e_mammo.data.batches import prepare_batch
 from e2e_mammo.data.whole_images import image_split_tables, read_png16
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.reporting.figures import plot_heatmap_overlays, plot_loss_curves
-from e2e_mammo.training.loop import prepare_batch
 
 
 def panel_label(result: Mapping[str, Any]) -> str:

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 from e2e_mammo.lazy import lazy_exports
 
 _EXPORTS = {
-    "AugmentConfig": "augment",
-    "augment_batch": "augment",
     "CheckpointConfigError": "checkpoint",
     "Extension": "fit",
     "FitConfig": "fit",
@@ -26,7 +24,6 @@ _EXPORTS = {
     "run_tracked_job": "job",
     "balanced_sample_weights": "loop",
     "evaluate": "loop",
-    "prepare_batch": "loop",
     "train_one_epoch": "loop",
     "MONITORS": "monitor",
     "Stage": "staged",
@@ -39,14 +36,12 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from e2e_mammo.training.augment import AugmentConfig, augment_batch
     from e2e_mammo.training.checkpoint import CheckpointConfigError
     from e2e_mammo.training.fit import Extension, FitConfig, FitResult, fit
     from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
     from e2e_mammo.training.loop import (
         balanced_sample_weights,
         evaluate,
-        prepare_batch,
         train_one_epoch,
     )
     from e2e_mammo.training.monitor import MONITORS
@@ -63,7 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MONITORS",
-    "AugmentConfig",
     "CheckpointConfigError",
     "Extension",
     "FitConfig",
@@ -73,13 +67,11 @@ __all__ = [
     "Stage",
     "TrackedJob",
     "apply_stage",
-    "augment_batch",
     "balanced_sample_weights",
     "evaluate",
     "fit",
     "freeze_frozen_batchnorm",
     "make_optimizer",
-    "prepare_batch",
     "run_tracked_job",
     "schedule_from_config",
     "stage_for_epoch",

@@ -38,10 +38,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.loaders import set_epoch
 from e2e_mammo.data.samplers import AUGMENT_STREAM, MODEL_STREAM, epoch_generator, epoch_seed
 from e2e_mammo.training import checkpoint as ckpt
-from e2e_mammo.training.augment import AugmentConfig
 from e2e_mammo.training.loop import evaluate, train_one_epoch
 from e2e_mammo.training.monitor import check_monitor, improves, monitor_score
 from e2e_mammo.training.staged import (

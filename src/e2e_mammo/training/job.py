@@ -37,7 +37,7 @@ import pandas as pd
 
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.logged_models import log_dataset_inputs, log_model_reference
-from e2e_mammo.reporting.curves import plot_learning_curves
+from e2e_mammo.training.curves import plot_learning_curves
 from e2e_mammo.tracking import (
     Run,
     TrackingConfig,

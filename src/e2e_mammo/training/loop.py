@@ -1,9 +1,7 @@
 """One epoch of training and one evaluation pass, reading ``(x, y, index)`` batches from a loader.
 
-Input scaling, as in the authors' code: 16-bit PNG values are rescaled to the 0-255 scale
-(``x * 255/65535``, their rescale factor 0.003891) and augmented (:mod:`.augment`) here; the
-network's own first module subtracts the training-set mean and scales for its weights
-(:mod:`e2e_mammo.models.input_transform`). Per-batch class balancing gives each sample the weight
+Batches are prepared (16-bit values to the 0-255 scale, augmentation) by
+:func:`e2e_mammo.data.batches.prepare_batch`. Per-batch class balancing gives each sample the weight
 1/(count of its class in the batch), normalised to sum to the batch size (the authors'
 ``--auto-batch-balance``). The same code runs on CPU and CUDA; ``channels_last`` and ``amp``
 (bf16 autocast) are used only on CUDA.
@@ -22,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2e_mammo.constants import RESCALE_16BIT
+from e2e_mammo.data.augment import AugmentConfig
+from e2e_mammo.data.batches import prepare_batch
 from e2e_mammo.evaluation.metrics import accuracy, roc_auc
 from e2e_mammo.evaluation.tta import flip_tta_probs
-from e2e_mammo.training.augment import AugmentConfig, augment_batch
 from e2e_mammo.training.staged import freeze_frozen_batchnorm
 
 
@@ -38,27 +36,6 @@ def balanced_sample_weights(labels: torch.Tensor, n_classes: int) -> torch.Tenso
     counts = torch.bincount(labels, minlength=n_classes).to(torch.float32)
     w = 1.0 / counts[labels]
     return w * (labels.numel() / w.sum())
-
-
-def prepare_batch(
-    x: torch.Tensor,
-    *,
-    device: torch.device | str,
-    augment_cfg: AugmentConfig | None = None,
-    generator: torch.Generator | None = None,
-    scale: float = RESCALE_16BIT,
-    channels_last: bool = False,
-) -> torch.Tensor:
-    """Raw (N,1,H,W) batch -> float32 on ``device`` on the 0-255 scale, augmented if asked."""
-    device = torch.device(device)
-    x = x.to(device, non_blocking=True).to(torch.float32) * scale
-    if augment_cfg is not None:
-        if generator is None:
-            raise ValueError("augmentation needs a generator")
-        x = augment_batch(x, generator, augment_cfg)
-    if channels_last and device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
 
 
 def _autocast(device: torch.device, amp: bool):

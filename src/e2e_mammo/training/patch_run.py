@@ -27,12 +27,13 @@ import torch
 
 from e2e_mammo.constants import PATCH_CLASSES, SPLITS
 from e2e_mammo.data import load_patch_split, make_loader
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
 from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.saved import save_model
-from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
-from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.provenance import git_commit
+from e2e_mammo.tracking import TrackingConfig, start_run
 from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job

@@ -40,16 +40,18 @@ import torch
 
 from e2e_mammo.constants import IMAGE_CLASSES
 from e2e_mammo.data import WholeImageDataset, make_loader
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
+from e2e_mammo.evaluation.split_metrics import A_SCORE, SCORE
 from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, read_payload
 from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
 from e2e_mammo.preprocess.subsets import subset_counts, subset_images
-from e2e_mammo.tracking import TrackingConfig, git_commit
-from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.provenance import git_commit
+from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
@@ -59,8 +61,6 @@ from e2e_mammo.training.transfer_plan import INITS as INITS
 from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS
 from e2e_mammo.training.transfer_plan import transfer_settings as transfer_settings
 from e2e_mammo.training.whole_run import (
-    A_SCORE,
-    SCORE,
     build_from_patch_model,
     patch_head_entry,
     row_spec,

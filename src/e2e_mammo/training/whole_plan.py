@@ -20,7 +20,8 @@ from typing import Any
 
 from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.top_spec import describe_top, paper_family
-from e2e_mammo.tracking import TrackingConfig, git_commit, start_run
+from e2e_mammo.provenance import git_commit
+from e2e_mammo.tracking import TrackingConfig, start_run
 from e2e_mammo.training.staged import scale_schedule, schedule_to_config
 
 log = logging.getLogger(__name__)

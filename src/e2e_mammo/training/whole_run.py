@@ -39,9 +39,10 @@ import torch
 
 from e2e_mammo.constants import IMAGE_CLASSES, SPLITS
 from e2e_mammo.data import WholeImageDataset, make_loader
+from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.whole_images import image_split_tables
-from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
+from e2e_mammo.evaluation.split_metrics import metric_scalars, split_metrics
 from e2e_mammo.models.bundle import (
     heatmap_head,
     linear_head_entry,
@@ -52,8 +53,8 @@ from e2e_mammo.models.bundle import (
 from e2e_mammo.models.heatmap import heatmap_window
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
-from e2e_mammo.tracking import TrackingConfig, git_commit
-from e2e_mammo.training.augment import AugmentConfig
+from e2e_mammo.provenance import git_commit
+from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import Extension, FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
@@ -66,8 +67,6 @@ from e2e_mammo.training.whole_plan import whole_training_settings as whole_train
 log = logging.getLogger(__name__)
 #: Seconds between checkpoints (a ResNet50 whole-image checkpoint is ~0.5 GB with Adam state).
 CHECKPOINT_INTERVAL_S = 60.0
-#: Score columns of the predictions: per image, and the mean over the four flips (A-AUC).
-SCORE, A_SCORE = "prob_malignant", "tta_prob_malignant"
 #: The splits scored into ``predictions.csv``: validation (ensemble members, operating point) and
 #: test (the tables). Nothing reads training-set scores; with flip TTA they were a fifth of a
 #: demo row's time.
@@ -102,33 +101,6 @@ class WholeRowInputs:
     # recorded in the model bundle: the converter's intensity mapping, synthetic or real data
     intensity: str = "minmax"
     data: str = "real"
-
-
-def split_metrics(predictions: pd.DataFrame, bootstrap: Mapping[str, Any]) -> dict[str, Any]:
-    """AUC and A-AUC of every split with 95% patient-level bootstrap intervals (test) and the
-    validation AUCs (``val_auc``, ``val_a_auc``) that choose ensemble members."""
-    out: dict[str, Any] = {}
-    for split in ("val", "test"):
-        part = predictions[predictions["split"] == split]
-        for name, column in (("auc", SCORE), ("a_auc", A_SCORE)):
-            if part.empty or column not in part:
-                out[f"{split}_{name}"] = None
-                continue
-            stats = prediction_auc(part, column, int(bootstrap["n_boot"]), int(bootstrap["seed"]))
-            out[f"{split}_{name}"] = stats["auc"]
-            if split == "test":
-                out[f"test_{name}_ci"] = [stats["ci_low"], stats["ci_high"]]
-    return out
-
-
-def metric_scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """What MLflow logs of :func:`split_metrics`: the AUCs and the test intervals' bounds as
-    scalars (keys alike across rows, so the compare view lines them up), ``None`` left out."""
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    for name in ("auc", "a_auc"):
-        low, high = metrics.get(f"test_{name}_ci") or (None, None)
-        scalars.update({f"test_{name}_ci_low": low, f"test_{name}_ci_high": high})
-    return {k: v for k, v in scalars.items() if v is not None}
 
 
 def _score_splits(model, tables, datasets, dev, settings) -> pd.DataFrame:
