@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.preprocess.convert_stage import convert_dataset
 
 SIZE = (1152, 896)
@@ -59,7 +59,9 @@ def make_files(folder: Path, n: int, rows: int, cols: int) -> Path:
     for i in range(n):
         image_id = f"BENCH_{i:04d}"
         pixels = synthetic_mammogram(rows + int(rng.integers(-50, 50)), cols, rng)
-        path = write_dicom(folder / "dicom" / f"{image_id}.dcm", pixels, patient_id=image_id)
+        path = write_dicom(
+            folder / "dicom" / f"{image_id}.dcm", pixels, DicomHeader(patient_id=image_id)
+        )
         records.append({"image_id": image_id, "dicom_path": str(path), "label": i % 2})
     images_csv = folder / "images.csv"
     pd.DataFrame(records).to_csv(images_csv, index=False)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from e2e_mammo.constants import RESCALE_16BIT
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.datasets.synth.phantom import Finding, render_mammogram
 from e2e_mammo.evaluation.tta import flip_views
 from e2e_mammo.models import build_patch_classifier
@@ -76,7 +76,7 @@ def make_image(folder: Path, shape: tuple[int, int], fmt: str) -> Path:
         path = folder / "1_L_CC.png"
         cv2.imwrite(str(path), image)
         return path
-    return write_dicom(folder / "1_L_CC.dcm", image, patient_id="BENCH", modality="MG")
+    return write_dicom(folder / "1_L_CC.dcm", image, DicomHeader(patient_id="BENCH", modality="MG"))
 
 
 def make_bundle(folder: Path, size: tuple[int, int], seed: int = 0) -> Path:

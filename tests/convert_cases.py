@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.preprocess.convert_stage import convert_dataset
 
 SIZE = (32, 24)  # (height, width) of the output PNGs
@@ -33,7 +33,9 @@ def make_dataset(tmp_path: Path, n: int = 3, rois: bool = True) -> tuple[Path, P
     img_rows, roi_rows = [], []
     for i in range(n):
         image_id = f"Calc-Training_P_{i:05d}_LEFT_CC"
-        dcm = write_dicom(src / f"{image_id}.dcm", image_pixels(i), patient_id=image_id)
+        dcm = write_dicom(
+            src / f"{image_id}.dcm", image_pixels(i), DicomHeader(patient_id=image_id)
+        )
         img_rows.append(
             {
                 "image_id": image_id,
@@ -50,7 +52,9 @@ def make_dataset(tmp_path: Path, n: int = 3, rois: bool = True) -> tuple[Path, P
         shape = (32, 24) if i == 1 else (64, 48)
         box = (slice(4, 20), slice(4, 16)) if i == 1 else (slice(8, 40), slice(8, 32))
         mask = write_dicom(
-            src / f"{image_id}_1_mask.dcm", mask_pixels(shape, box), patient_id=image_id
+            src / f"{image_id}_1_mask.dcm",
+            mask_pixels(shape, box),
+            DicomHeader(patient_id=image_id),
         )
         roi_rows.append(
             {

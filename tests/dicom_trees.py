@@ -22,7 +22,7 @@ import numpy as np
 
 from e2e_mammo.datasets.cbis_ddsm import CSV_FILES
 from e2e_mammo.datasets.synth.cbis_ddsm import FULL_DATE, METADATA_HEADER, ROI_DATE
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 
 DATA = Path(__file__).parent / "data"
 CBIS_CSV_DIR = DATA / "cbis-ddsm-csv"
@@ -151,12 +151,14 @@ class _CbisWriter:
         write_dicom(
             path,
             pixels,
-            patient_id=subject,
-            study_uid=study,
-            series_uid=series,
-            laterality=row["left_or_right_breast"][0],
-            patient_orientation=row["image_view"],
-            series_description="full mammogram images",
+            DicomHeader(
+                patient_id=subject,
+                study_uid=study,
+                series_uid=series,
+                laterality=row["left_or_right_breast"][0],
+                patient_orientation=row["image_view"],
+                series_description="full mammogram images",
+            ),
         )
         self.tree.images[subject] = path
         self.tree.shapes[subject] = pixels.shape
@@ -196,7 +198,7 @@ class _CbisWriter:
             (crop_path, crop, c_study, c_series, "cropped images"),
         ):
             kw = {"study_uid": study, "series_uid": series, "series_description": desc}
-            write_dicom(path, pixels, **kw, **common)
+            write_dicom(path, pixels, DicomHeader(**kw, **common))
         self.tree.masks[roi_id] = mask_path
         self.tree.crops[roi_id] = crop_path
 
@@ -250,12 +252,16 @@ def link_cbis_tree(root: Path, csv_dir: Path) -> int:
     Returns the number of full images linked."""
     base = Path(root) / "CBIS-DDSM"
     templates = {
-        "full": write_dicom(Path(root) / "full.dcm", np.full((8, 6), 9, np.uint16), patient_id="x"),
+        "full": write_dicom(
+            Path(root) / "full.dcm", np.full((8, 6), 9, np.uint16), DicomHeader(patient_id="x")
+        ),
         "mask": write_dicom(
-            Path(root) / "mask.dcm", np.eye(8, 6, dtype=np.uint8) * 255, patient_id="x"
+            Path(root) / "mask.dcm", np.eye(8, 6, dtype=np.uint8) * 255, DicomHeader(patient_id="x")
         ),
         "crop": write_dicom(
-            Path(root) / "crop.dcm", np.arange(12, dtype=np.uint16).reshape(4, 3), patient_id="x"
+            Path(root) / "crop.dcm",
+            np.arange(12, dtype=np.uint16).reshape(4, 3),
+            DicomHeader(patient_id="x"),
         ),
     }
     files: dict[Path, Path] = {}
@@ -335,8 +341,7 @@ def build_inbreast_tree(root: Path, *, csv_path: Path = INBREAST_CSV) -> Inbreas
         write_dicom(
             path,
             rng.integers(0, 4000, size=shape, dtype=np.uint16),
-            patient_id="",
-            bits_stored=14,
+            DicomHeader(patient_id="", bits_stored=14),
         )
         tree.files[name] = path
         tree.patients[name] = patient

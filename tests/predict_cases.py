@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.models.bundle import (
     heatmap_head,
     linear_head_entry,
@@ -85,7 +85,7 @@ def write_mammogram_dicom(path: Path, image: np.ndarray, **tags) -> Path:
     """A DICOM mammogram carrying a patient name and ID that must never reach an output."""
     tags.setdefault("modality", "MG")
     extra = {"PatientName": PATIENT_NAME, **tags.pop("extra", {})}
-    return write_dicom(path, image, patient_id=PATIENT_ID, extra=extra, **tags)
+    return write_dicom(path, image, DicomHeader(patient_id=PATIENT_ID, extra=extra, **tags))
 
 
 def png_claiming(path: Path, height: int, width: int) -> Path:

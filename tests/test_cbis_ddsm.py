@@ -28,7 +28,7 @@ from e2e_mammo.datasets.cbis_ddsm import (
     plan_listings,
     read_description_csvs,
 )
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions
 
@@ -541,7 +541,7 @@ def test_mask_without_foreground_is_excluded(small):
     tree, tmp = small
     roi_id = "Mass-Training_P_00001_LEFT_CC_1"
     shape = tree.shapes["Mass-Training_P_00001_LEFT_CC"]
-    write_dicom(tree.masks[roi_id], np.zeros(shape, np.uint8), patient_id=roi_id)
+    write_dicom(tree.masks[roi_id], np.zeros(shape, np.uint8), DicomHeader(patient_id=roi_id))
     result = index_cbis_ddsm(tmp / "root", tmp / "out")
     assert roi_id not in set(result.rois["roi_id"])
     assert any("no foreground" in r for r in _reasons(result, roi_id))
@@ -551,7 +551,7 @@ def test_roi_folder_without_mask_is_excluded(small):
     tree, tmp = small
     roi_id = "Calc-Test_P_00038_LEFT_CC_1"
     grey = np.arange(64 * 48, dtype=np.uint16).reshape(64, 48)
-    write_dicom(tree.masks[roi_id], grey, patient_id=roi_id)
+    write_dicom(tree.masks[roi_id], grey, DicomHeader(patient_id=roi_id))
     result = index_cbis_ddsm(tmp / "root", tmp / "out")
     assert any("no file looks like a mask" in r for r in _reasons(result, roi_id))
 
@@ -613,7 +613,7 @@ def test_duplicate_row_is_excluded_and_image_kept(small):
 def test_unreferenced_dicom_is_listed(small):
     _, tmp = small
     stray = tmp / "root" / "CBIS-DDSM" / "Mass-Training_P_09999_LEFT_CC" / "a" / "b" / "1-1.dcm"
-    write_dicom(stray, np.ones((8, 8), np.uint16), patient_id="x")
+    write_dicom(stray, np.ones((8, 8), np.uint16), DicomHeader(patient_id="x"))
     result = index_cbis_ddsm(tmp / "root", tmp / "out")
     (exclusion,) = [e for e in result.exclusions if e.source == str(stray)]
     assert "no description CSV row" in exclusion.reason

@@ -14,7 +14,7 @@ from convert_cases import read_png as _png
 from convert_cases import run_convert as _run
 
 from e2e_mammo.constants import PNG_MAX
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.preprocess.convert import resize_image, resize_mask
 
 # --------------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def test_resize_mask_area_fallback_keeps_a_tiny_lesion() -> None:
 def test_png_is_16bit_with_target_shape_and_full_range(tmp_path):
     px = np.full((64, 48), 100, np.uint16)
     px[:, 24:] = 3000  # two flat halves: the resized image still holds both extremes
-    dcm = write_dicom(tmp_path / "a.dcm", px, patient_id="A")
+    dcm = write_dicom(tmp_path / "a.dcm", px, DicomHeader(patient_id="A"))
     pd.DataFrame({"image_id": ["A"], "dicom_path": [str(dcm)]}).to_csv(
         tmp_path / "images.csv", index=False
     )
@@ -136,8 +136,8 @@ def test_tiny_mask_survives_via_area_fallback(tmp_path):
     images_csv, rois_csv = _dataset(tmp_path, n=1)
     write_dicom(
         pd.read_csv(rois_csv).mask_path[0],
-        _mask(box=(slice(1, 2), slice(1, 2))),  # one pixel, missed by nearest sampling
-        patient_id="x",
+        _mask(box=(slice(1, 2), slice(1, 2))),
+        DicomHeader(patient_id="x"),
     )
     res = _run(images_csv, tmp_path / "out", rois_csv=rois_csv, size=(8, 6))
     assert res.masks.mask_resize[0] == "area_fallback"

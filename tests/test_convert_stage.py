@@ -13,7 +13,7 @@ from convert_cases import make_dataset as _dataset
 from convert_cases import run_convert as _run
 
 import e2e_mammo.preprocess.convert_worker as convert_worker
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError, OutputError
 from e2e_mammo.exclusions import read_exclusions
 from e2e_mammo.io import atomic_write, read_table
@@ -42,7 +42,11 @@ def test_manifest_columns(tmp_path):
 
 def test_mask_without_foreground_is_excluded(tmp_path):
     images_csv, rois_csv = _dataset(tmp_path, n=2)
-    write_dicom(pd.read_csv(rois_csv).mask_path[0], np.zeros((64, 48), np.uint8), patient_id="x")
+    write_dicom(
+        pd.read_csv(rois_csv).mask_path[0],
+        np.zeros((64, 48), np.uint8),
+        DicomHeader(patient_id="x"),
+    )
     res = _run(images_csv, tmp_path / "out", rois_csv=rois_csv)
     assert len(res.manifest) == 2 and len(res.masks) == 1
     (exc,) = res.exclusions
@@ -84,7 +88,7 @@ def test_roi_problems_found_before_conversion_are_excluded(tmp_path):
 def test_constant_image_is_excluded(tmp_path):
     images_csv, _ = _dataset(tmp_path, n=2, rois=False)
     path = pd.read_csv(images_csv).dicom_path[0]
-    write_dicom(path, np.full((64, 48), 7, np.uint16), patient_id="x")
+    write_dicom(path, np.full((64, 48), 7, np.uint16), DicomHeader(patient_id="x"))
     res = _run(images_csv, tmp_path / "out")
     assert len(res.manifest) == 1
     assert "constant image" in res.exclusions[0].reason
@@ -170,14 +174,16 @@ def _two_image_dataset(tmp_path: Path, rois: list[tuple[str, str]]) -> tuple[Pat
     images = [
         {
             "image_id": i,
-            "dicom_path": str(write_dicom(src / f"{i}.dcm", image_pixels(n), patient_id="p")),
+            "dicom_path": str(
+                write_dicom(src / f"{i}.dcm", image_pixels(n), DicomHeader(patient_id="p"))
+            ),
         }
         for n, i in enumerate(("P_1", "P_1_2"))
     ]
     rows = []
     for n, (image_id, abn) in enumerate(rois):
         box = (slice(4, 12 + 8 * n), slice(4, 12 + 6 * n))
-        mask = write_dicom(src / f"mask{n}.dcm", mask_pixels(box=box), patient_id="p")
+        mask = write_dicom(src / f"mask{n}.dcm", mask_pixels(box=box), DicomHeader(patient_id="p"))
         rows.append({"image_id": image_id, "abnormality_id": abn, "mask_path": str(mask)})
     pd.DataFrame(images).to_csv(tmp_path / "images.csv", index=False)
     pd.DataFrame(rows).to_csv(tmp_path / "rois.csv", index=False)

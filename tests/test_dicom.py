@@ -12,7 +12,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
 import e2e_mammo.preprocess.dicom as dicom
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.preprocess.dicom import read_header, read_image, read_image_with_info, read_mask
 
@@ -26,7 +26,7 @@ def _pixels(high: int = 4000, seed: int = 0) -> np.ndarray:
 
 def _write(tmp_path: Path, name: str = "a.dcm", pixels: np.ndarray | None = None, **kw) -> Path:
     pixels = _pixels() if pixels is None else pixels
-    return write_dicom(tmp_path / name, pixels, patient_id=SECRET, **kw)
+    return write_dicom(tmp_path / name, pixels, DicomHeader(patient_id=SECRET, **kw))
 
 
 def _compressed(tmp_path: Path, pixels: np.ndarray, syntax: str, name: str) -> Path:

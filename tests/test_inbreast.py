@@ -16,7 +16,7 @@ from e2e_mammo.datasets.inbreast import (
     index_inbreast,
     read_inbreast_csv,
 )
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions
 
@@ -118,7 +118,7 @@ def test_outputs_written(indexed):
 def test_file_name_pattern_mismatch_is_excluded(fresh):
     tree, tmp = fresh
     bad = tmp / "release" / "AllDICOMs" / "22678622_NOTAHASH_MG_R_CC_ANON.dcm"
-    write_dicom(bad, np.ones((8, 8), np.uint16), patient_id="")
+    write_dicom(bad, np.ones((8, 8), np.uint16), DicomHeader(patient_id=""))
     result = index_inbreast(tmp / "release", tmp / "out")
     (exclusion,) = [e for e in result.exclusions if e.source == str(bad)]
     assert "name pattern" in exclusion.reason
@@ -129,7 +129,7 @@ def test_dicom_without_row_and_row_without_dicom(fresh):
     missing = "22678622"
     tree.files[missing].unlink()
     extra = tmp / "release" / "AllDICOMs" / "99999999_0123456789abcdef_MG_L_CC_ANON.dcm"
-    write_dicom(extra, np.ones((8, 8), np.uint16), patient_id="")
+    write_dicom(extra, np.ones((8, 8), np.uint16), DicomHeader(patient_id=""))
     result = index_inbreast(tmp / "release", tmp / "out")
     assert any("missing" in r for r in _reasons(result, missing))
     assert any("without a row" in r for r in _reasons(result, "99999999"))

@@ -15,7 +15,7 @@ from e2e_mammo.datasets.index_common import (
     require_dataset_folder,
     same_values,
 )
-from e2e_mammo.datasets.synth.dicom_writer import write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions
 from e2e_mammo.io import read_table
@@ -72,7 +72,9 @@ def test_finish_index_sorts_writes_and_returns(tmp_path: Path):
 
 
 def test_dicom_folders_lists_files_written_by_the_dicom_writer(tmp_path: Path):
-    write_dicom(tmp_path / "s" / "1-1.dcm", np.zeros((4, 4), np.uint16), patient_id="p")
+    write_dicom(
+        tmp_path / "s" / "1-1.dcm", np.zeros((4, 4), np.uint16), DicomHeader(patient_id="p")
+    )
     assert dicom_folders(tmp_path) == {("s",): [str(tmp_path / "s" / "1-1.dcm")]}
 
 

@@ -2,10 +2,10 @@
 
 The order, bottom up (docs/architecture.md draws it): the base modules; dataset-agnostic
 preprocessing; the datasets; torch data; models; MLflow tracking; evaluation (metrics,
-bootstrap, TTA, ensemble arithmetic, the two-step baseline); training; reporting (tables, figures, the
-ensemble and claims stages); predict; the command line. Inside one subpackage modules import
-each other freely; every import of another subpackage, at module level or inside a function,
-must point downwards.
+bootstrap, TTA, ensemble arithmetic, the two-step baseline); training; reporting (tables,
+figures, the ensemble and claims stages); predict; the command line. Inside one subpackage
+modules import each other freely; every import of another subpackage, at module level or
+inside a function, must point downwards.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ split (Fig 3b)."""
 
 from pathlib import Path
 
-from e2e_mammo.reporting.ensemble_stage import run_ensemble
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.reporting.ensemble_stage import run_ensemble
 from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]

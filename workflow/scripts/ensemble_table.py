@@ -3,8 +3,8 @@ and results/metrics/ensemble.json (DVC metrics)."""
 
 from pathlib import Path
 
-from e2e_mammo.reporting.ensemble_stage import write_ensemble_table
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.reporting.ensemble_stage import write_ensemble_table
 from e2e_mammo.reporting.summaries import TABLE_METRICS, table_metrics, write_metrics
 
 snakemake = globals()["snakemake"]

@@ -37,7 +37,6 @@ import pandas as pd
 
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.logged_models import log_dataset_inputs, log_model_reference
-from e2e_mammo.training.curves import plot_learning_curves
 from e2e_mammo.tracking import (
     Run,
     TrackingConfig,
@@ -47,6 +46,7 @@ from e2e_mammo.tracking import (
     start_run,
 )
 from e2e_mammo.training import checkpoint as ckpt
+from e2e_mammo.training.curves import plot_learning_curves
 from e2e_mammo.training.fit import FitConfig, FitResult, fit
 from e2e_mammo.training.staged import total_epochs
 

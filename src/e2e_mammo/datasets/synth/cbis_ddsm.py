@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 
 from e2e_mammo.datasets.cbis_ddsm import CSV_FILES as DESCRIPTION_CSVS
-from e2e_mammo.datasets.synth.dicom_writer import make_uid, write_dicom
+from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, make_uid, write_dicom
 from e2e_mammo.datasets.synth.phantom import Finding, Rendered, render_mammogram
 from e2e_mammo.datasets.synth.staging import staged_output
 from e2e_mammo.logs import Progress
@@ -432,19 +432,21 @@ class _Writer:
             path = write_dicom(
                 self.root / rel / f"1-{i}.dcm",
                 pixels,
-                patient_id=s.subject,
-                study_uid=s.study,
-                series_uid=s.series,
-                sop_instance_uid=sop,
-                laterality=scan.side[0],
-                patient_orientation=scan.view,
-                series_description=s.desc,
-                study_date=s.date[6:] + s.date[:2] + s.date[3:5],
-                extra={
-                    "InstanceNumber": i,
-                    "SecondaryCaptureDeviceManufacturer": "MathWorks",
-                    "SecondaryCaptureDeviceManufacturerModelName": "MATLAB",
-                },
+                DicomHeader(
+                    patient_id=s.subject,
+                    study_uid=s.study,
+                    series_uid=s.series,
+                    sop_instance_uid=sop,
+                    laterality=scan.side[0],
+                    patient_orientation=scan.view,
+                    series_description=s.desc,
+                    study_date=s.date[6:] + s.date[:2] + s.date[3:5],
+                    extra={
+                        "InstanceNumber": i,
+                        "SecondaryCaptureDeviceManufacturer": "MathWorks",
+                        "SecondaryCaptureDeviceManufacturerModelName": "MATLAB",
+                    },
+                ),
             )
             total += path.stat().st_size
         self.series.append(self._metadata_row(s, rel, len(files), total))

@@ -9,6 +9,7 @@ files are MG objects with 16 bits allocated and 14-bit content. See
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,77 +58,12 @@ def _set_pixels(ds: Dataset, pixels: np.ndarray, photometric: str, bits_stored: 
     ds.PixelData = np.ascontiguousarray(pixels).astype(pixels.dtype.newbyteorder("<")).tobytes()
 
 
-def _set_study_header(
-    ds: Dataset,
-    patient_id: str,
-    sop_class_uid: str,
-    study_date: str,
-    modality: str,
-    series_description: str,
-) -> None:
-    """Patient, study and series attributes (the dataset's own anonymised ID only)."""
-    ds.PatientID = patient_id
-    ds.PatientName = patient_id
-    ds.StudyID = "DDSM" if sop_class_uid == SecondaryCaptureImageStorage else ""
-    ds.StudyDate = study_date
-    ds.Modality = modality
-    ds.SeriesNumber = 1
-    ds.InstanceNumber = 1
-    ds.SeriesDescription = series_description
-    ds.BodyPartExamined = "BREAST"
-    if sop_class_uid == SecondaryCaptureImageStorage:
-        ds.ConversionType = "WSD"
+@dataclass(frozen=True)
+class DicomHeader:
+    """What a written file says besides its pixels; ``None`` leaves an attribute out.
 
-
-def _set_optional_tags(
-    ds: Dataset,
-    optional: dict[str, str | None],
-    rescale: tuple[float, float] | None,
-    window: tuple[float, float] | None,
-    extra: dict[str, object] | None,
-) -> None:
-    """The keywords given (not ``None``), the modality and VOI LUTs, and ``extra``."""
-    for keyword, value in optional.items():
-        if value is not None:
-            setattr(ds, keyword, value)
-    if rescale is not None:
-        ds.RescaleSlope, ds.RescaleIntercept = rescale
-        ds.RescaleType = "US"
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    for key, value in (extra or {}).items():
-        setattr(ds, key, value)
-
-
-def write_dicom(
-    path: str | Path,
-    pixels: np.ndarray,
-    *,
-    patient_id: str,
-    study_uid: str | None = None,
-    series_uid: str | None = None,
-    sop_class_uid: str = SecondaryCaptureImageStorage,
-    transfer_syntax: str = ImplicitVRLittleEndian,
-    photometric: str = "MONOCHROME2",
-    bits_stored: int | None = None,
-    laterality: str | None = None,
-    image_laterality: str | None = None,
-    patient_orientation: str | None = None,
-    view_position: str | None = None,
-    series_description: str = "",
-    study_date: str = "",
-    modality: str = "MG",
-    rescale: tuple[float, float] | None = None,
-    window: tuple[float, float] | None = None,
-    extra: dict[str, object] | None = None,
-    sop_instance_uid: str | None = None,
-) -> Path:
-    """Write ``pixels`` (uint8 or uint16, 2-D) as a single-frame greyscale DICOM file.
-
-    Args:
-        path: output file; parent folders are created.
-        pixels: 2-D uint8 or uint16 array (rows x columns).
-        patient_id: PatientID and PatientName (the datasets' own anonymised ID).
+    Attributes:
+        patient_id: PatientID and PatientName (the dataset's own anonymised ID).
         study_uid, series_uid: UIDs; generated when ``None``.
         sop_class_uid: SOP Class (Secondary Capture for CBIS-DDSM).
         transfer_syntax: an uncompressed transfer syntax UID.
@@ -139,39 +75,92 @@ def write_dicom(
         series_description, study_date, modality: header text.
         rescale: (slope, intercept) for the modality LUT, when given.
         window: (center, width) for the VOI LUT, when given.
-        extra: further keyword -> value pairs set on the dataset.
+        extra: further keyword -> value pairs set on the dataset (after everything else).
         sop_instance_uid: SOPInstanceUID; generated (random) when ``None``. Pass one for
             byte-for-byte reproducible files.
-
-    Returns:
-        The path written. The file is written atomically (temporary name, then rename).
     """
+
+    patient_id: str
+    study_uid: str | None = None
+    series_uid: str | None = None
+    sop_class_uid: str = SecondaryCaptureImageStorage
+    transfer_syntax: str = ImplicitVRLittleEndian
+    photometric: str = "MONOCHROME2"
+    bits_stored: int | None = None
+    laterality: str | None = None
+    image_laterality: str | None = None
+    patient_orientation: str | None = None
+    view_position: str | None = None
+    series_description: str = ""
+    study_date: str = ""
+    modality: str = "MG"
+    rescale: tuple[float, float] | None = None
+    window: tuple[float, float] | None = None
+    extra: dict[str, object] | None = None
+    sop_instance_uid: str | None = None
+
+
+def _set_study_header(ds: Dataset, header: DicomHeader) -> None:
+    """Patient, study and series attributes (the dataset's own anonymised ID only)."""
+    secondary_capture = header.sop_class_uid == SecondaryCaptureImageStorage
+    ds.StudyInstanceUID = header.study_uid or generate_uid()
+    ds.SeriesInstanceUID = header.series_uid or generate_uid()
+    ds.PatientID = header.patient_id
+    ds.PatientName = header.patient_id
+    ds.StudyID = "DDSM" if secondary_capture else ""
+    ds.StudyDate = header.study_date
+    ds.Modality = header.modality
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.SeriesDescription = header.series_description
+    ds.BodyPartExamined = "BREAST"
+    if secondary_capture:
+        ds.ConversionType = "WSD"
+
+
+def _set_optional_tags(ds: Dataset, header: DicomHeader) -> None:
+    """The keywords given (not ``None``), the modality and VOI LUTs, and ``extra`` last (it may
+    override anything)."""
+    optional = {
+        "Laterality": header.laterality,
+        "ImageLaterality": header.image_laterality,
+        "PatientOrientation": header.patient_orientation,
+        "ViewPosition": header.view_position,
+    }
+    for keyword, value in optional.items():
+        if value is not None:
+            setattr(ds, keyword, value)
+    if header.rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = header.rescale
+        ds.RescaleType = "US"
+    if header.window is not None:
+        ds.WindowCenter, ds.WindowWidth = header.window
+    for key, value in (header.extra or {}).items():
+        setattr(ds, key, value)
+
+
+def write_dicom(path: str | Path, pixels: np.ndarray, header: DicomHeader) -> Path:
+    """Write ``pixels`` (uint8 or uint16, 2-D) as a single-frame greyscale DICOM file described
+    by ``header``; parent folders are created and the file is written atomically (temporary
+    name, then rename). Returns the path written."""
     if pixels.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D image, got shape {pixels.shape}")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path}: expected uint8 or uint16 pixels, got {pixels.dtype}")
-    sop_instance_uid = sop_instance_uid or generate_uid()
-
+    sop_instance_uid = header.sop_instance_uid or generate_uid()
     ds = Dataset()
-    ds.file_meta = _file_meta(sop_class_uid, sop_instance_uid, transfer_syntax)
-    ds.SOPClassUID = UID(sop_class_uid)
+    ds.file_meta = _file_meta(header.sop_class_uid, sop_instance_uid, header.transfer_syntax)
+    ds.SOPClassUID = UID(header.sop_class_uid)
     ds.SOPInstanceUID = sop_instance_uid
-    ds.StudyInstanceUID = study_uid or generate_uid()
-    ds.SeriesInstanceUID = series_uid or generate_uid()
-    _set_study_header(ds, patient_id, sop_class_uid, study_date, modality, series_description)
-    optional = {
-        "Laterality": laterality,
-        "ImageLaterality": image_laterality,
-        "PatientOrientation": patient_orientation,
-        "ViewPosition": view_position,
-    }
-    _set_pixels(ds, pixels, photometric, bits_stored)
-    _set_optional_tags(ds, optional, rescale, window, extra)  # after: ``extra`` may override
+    _set_study_header(ds, header)
+    _set_pixels(ds, pixels, header.photometric, header.bits_stored)
+    _set_optional_tags(ds, header)  # after the pixels: ``extra`` may override
     return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
 __all__ = [
     "DIGITAL_MAMMOGRAPHY_PRESENTATION",
+    "DicomHeader",
     "ExplicitVRLittleEndian",
     "ImplicitVRLittleEndian",
     "make_uid",

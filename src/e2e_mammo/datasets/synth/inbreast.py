@@ -36,6 +36,7 @@ import numpy as np
 from e2e_mammo.datasets.inbreast import VIEW_TOKENS
 from e2e_mammo.datasets.synth.dicom_writer import (
     DIGITAL_MAMMOGRAPHY_PRESENTATION,
+    DicomHeader,
     ExplicitVRLittleEndian,
     write_dicom,
 )
@@ -166,14 +167,16 @@ def _write_image(
     write_dicom(
         root / "AllDICOMs" / fname,
         rendered.image,
-        patient_id="",
-        study_uid=_uid(rng),
-        series_uid=_uid(rng),
-        sop_instance_uid=_uid(rng),
-        sop_class_uid=DIGITAL_MAMMOGRAPHY_PRESENTATION,
-        transfer_syntax=ExplicitVRLittleEndian,
-        study_date=f"{date}01",
-        modality="MG",
+        DicomHeader(
+            patient_id="",
+            study_uid=_uid(rng),
+            series_uid=_uid(rng),
+            sop_instance_uid=_uid(rng),
+            sop_class_uid=DIGITAL_MAMMOGRAPHY_PRESENTATION,
+            transfer_syntax=ExplicitVRLittleEndian,
+            study_date=f"{date}01",
+            modality="MG",
+        ),
     )
     if rendered.lesions:
         xml = _xml(rendered.image, rendered.lesions, spacing)

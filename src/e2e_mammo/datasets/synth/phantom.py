@@ -204,6 +204,60 @@ def _local_patch(center: tuple[float, float], half: int, shape: tuple[int, int])
     return (slice(r0, r1), slice(c0, c1)), yy, xx
 
 
+def _malignant_mass(
+    yy: np.ndarray, xx: np.ndarray, radius: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Profile and mask of a malignant mass body: irregular, star-shaped, ill-defined margin."""
+    r, phi = np.sqrt(yy * yy + xx * xx), np.arctan2(yy, xx)
+    bound = np.ones_like(phi)
+    for k in range(2, 9):
+        bound += rng.uniform(0.03, 0.09) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
+    n_spikes = int(rng.integers(5, 10))
+    for a in rng.uniform(0, 2 * np.pi, n_spikes):
+        d = np.angle(np.exp(1j * (phi - a)))
+        bound += rng.uniform(0.25, 0.55) * np.exp(-((d / rng.uniform(0.1, 0.2)) ** 2))
+    rho = r / (radius * 0.85 * bound)
+    body = 1.0 - _smoothstep(0.75, 1.15, rho)  # ill-defined margin
+    return body * (0.75 + 0.25 * np.clip(1.0 - rho, 0, 1)), rho <= 1.0
+
+
+def _spicules(
+    yy: np.ndarray, xx: np.ndarray, radius: float, image_rows: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Thin radiating lines around a malignant mass (outside its outline, as in CBIS-DDSM)."""
+    spic = np.zeros(yy.shape[:1] + xx.shape[1:], dtype=np.float32)
+    lw = max(1, int(round(image_rows / 700)))
+    n_sp = int(rng.integers(8, 17))
+    oy, ox = yy[0, 0], xx[0, 0]
+    for a in rng.uniform(0, 2 * np.pi, n_sp):
+        length = radius * rng.uniform(1.4, 2.9)
+        bend = rng.uniform(-0.25, 0.25)
+        p0 = (-ox + 0.6 * radius * np.cos(a), -oy + 0.6 * radius * np.sin(a))
+        mid = (-ox + 0.5 * length * np.cos(a + bend / 2), -oy + 0.5 * length * np.sin(a + bend / 2))
+        p1 = (-ox + length * np.cos(a + bend), -oy + length * np.sin(a + bend))
+        val = float(rng.uniform(0.35, 0.6))
+        cv2.line(spic, _pt(p0), _pt(mid), val, lw + 1, cv2.LINE_8)
+        cv2.line(spic, _pt(mid), _pt(p1), val * 0.7, lw, cv2.LINE_8)
+    return cv2.GaussianBlur(spic, (0, 0), max(0.8, lw * 0.7))
+
+
+def _benign_mass(
+    yy: np.ndarray, xx: np.ndarray, radius: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Profile and mask of a benign mass: round or oval, circumscribed (sharp, smooth margin)."""
+    phi = np.arctan2(yy, xx)
+    aspect = rng.uniform(1.0, 1.5)
+    ang = rng.uniform(0, np.pi)
+    u = xx * np.cos(ang) + yy * np.sin(ang)
+    v = -xx * np.sin(ang) + yy * np.cos(ang)
+    a1, a2 = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
+    rho = np.sqrt((u / a1) ** 2 + (v / a2) ** 2)
+    rho = rho / (1.0 + 0.03 * np.cos(3 * phi + rng.uniform(0, 2 * np.pi)))
+    edge = max(1.0 / radius, 0.04)
+    body = 1.0 - _smoothstep(1.0 - edge, 1.0 + edge, rho)  # sharp (circumscribed)
+    return body * (0.8 + 0.2 * np.sqrt(np.clip(1.0 - rho * rho, 0, 1))), rho <= 1.0
+
+
 def draw_mass(
     img: np.ndarray,
     center: tuple[float, float],
@@ -218,63 +272,73 @@ def draw_mass(
     body with ill-defined margins plus thin radiating spicules (not part of the mask, as in
     CBIS-DDSM outlines).
     """
-    shape = img.shape
     half = int(np.ceil(radius * (3.2 if malignant else 1.8))) + 3
-    sl, yy, xx = _local_patch(center, half, shape)
-    r = np.sqrt(yy * yy + xx * xx)
-    phi = np.arctan2(yy, xx)
+    sl, yy, xx = _local_patch(center, half, img.shape)
     if malignant:
-        bound = np.ones_like(phi)
-        for k in range(2, 9):
-            bound += rng.uniform(0.03, 0.09) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
-        n_spikes = int(rng.integers(5, 10))
-        for a in rng.uniform(0, 2 * np.pi, n_spikes):
-            d = np.angle(np.exp(1j * (phi - a)))
-            bound += rng.uniform(0.25, 0.55) * np.exp(-((d / rng.uniform(0.1, 0.2)) ** 2))
-        rho = r / (radius * 0.85 * bound)
-        body = 1.0 - _smoothstep(0.75, 1.15, rho)  # ill-defined margin
-        mask = rho <= 1.0
-        prof = body * (0.75 + 0.25 * np.clip(1.0 - rho, 0, 1))
-        # spicules
-        spic = np.zeros(r.shape, dtype=np.float32)
-        lw = max(1, int(round(shape[0] / 700)))
-        n_sp = int(rng.integers(8, 17))
-        oy, ox = yy[0, 0], xx[0, 0]
-        for a in rng.uniform(0, 2 * np.pi, n_sp):
-            length = radius * rng.uniform(1.4, 2.9)
-            bend = rng.uniform(-0.25, 0.25)
-            p0 = (-ox + 0.6 * radius * np.cos(a), -oy + 0.6 * radius * np.sin(a))
-            mid = (
-                -ox + 0.5 * length * np.cos(a + bend / 2),
-                -oy + 0.5 * length * np.sin(a + bend / 2),
-            )
-            p1 = (-ox + length * np.cos(a + bend), -oy + length * np.sin(a + bend))
-            val = float(rng.uniform(0.35, 0.6))
-            cv2.line(spic, _pt(p0), _pt(mid), val, lw + 1, cv2.LINE_8)
-            cv2.line(spic, _pt(mid), _pt(p1), val * 0.7, lw, cv2.LINE_8)
-        spic = cv2.GaussianBlur(spic, (0, 0), max(0.8, lw * 0.7))
-        prof = np.maximum(prof, spic)
+        prof, mask = _malignant_mass(yy, xx, radius, rng)
+        prof = np.maximum(prof, _spicules(yy, xx, radius, img.shape[0], rng))
     else:
-        aspect = rng.uniform(1.0, 1.5)
-        ang = rng.uniform(0, np.pi)
-        u = xx * np.cos(ang) + yy * np.sin(ang)
-        v = -xx * np.sin(ang) + yy * np.cos(ang)
-        a1, a2 = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
-        rho = np.sqrt((u / a1) ** 2 + (v / a2) ** 2)
-        rho = rho / (1.0 + 0.03 * np.cos(3 * phi + rng.uniform(0, 2 * np.pi)))
-        edge = max(1.0 / radius, 0.04)
-        body = 1.0 - _smoothstep(1.0 - edge, 1.0 + edge, rho)  # sharp (circumscribed)
-        mask = rho <= 1.0
-        prof = body * (0.8 + 0.2 * np.sqrt(np.clip(1.0 - rho * rho, 0, 1)))
-    region = img[sl]
-    region += (contrast * prof).astype(np.float32)
-    full = np.zeros(shape, dtype=bool)
+        prof, mask = _benign_mass(yy, xx, radius, rng)
+    img[sl] += (contrast * prof).astype(np.float32)
+    full = np.zeros(img.shape, dtype=bool)
     full[sl] = mask
     return full
 
 
 def _pt(p: tuple[float, float]) -> tuple[int, int]:
     return int(round(p[0])), int(round(p[1]))
+
+
+def _cluster_layout(
+    h: int, malignant: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Speck offsets from the cluster centre, diameters and amplitudes (image of ``h`` rows)."""
+    if not malignant:
+        n = int(rng.integers(5, 11))
+        spread = h * rng.uniform(0.03, 0.05)
+        pts = rng.uniform(-1.0, 1.0, size=(n, 2)) * spread
+        return pts, h * rng.uniform(0.010, 0.018, n), rng.uniform(0.6, 0.85, n)
+    n = int(rng.integers(8, 16))
+    spread = h * rng.uniform(0.015, 0.028)
+    pts = rng.normal(0.0, spread * 0.55, size=(n, 2))
+    if rng.random() < 0.5:  # linear/branching arrangement
+        ang = rng.uniform(0, np.pi)
+        t = rng.uniform(-1.6, 1.6, n) * spread
+        pts = np.stack([t * np.sin(ang), t * np.cos(ang)], 1) + rng.normal(0, spread * 0.2, (n, 2))
+    return pts, h * rng.uniform(0.005, 0.010, n), rng.uniform(0.45, 0.9, n)
+
+
+def _speck(
+    yy: np.ndarray, xx: np.ndarray, rad: float, malignant: bool, rng: np.random.Generator
+) -> np.ndarray:
+    """One speck's profile: malignant elongated and irregular, benign round (some lucent)."""
+    if malignant:
+        elong = rng.uniform(1.0, 2.6)
+        ang = rng.uniform(0, np.pi)
+        u = xx * np.cos(ang) + yy * np.sin(ang)
+        v = -xx * np.sin(ang) + yy * np.cos(ang)
+        rr = np.sqrt((u / (rad * np.sqrt(elong))) ** 2 + (v * np.sqrt(elong) / rad) ** 2)
+        phi = np.arctan2(v, u)
+        rr = rr / (1.0 + 0.25 * np.cos(3 * phi + rng.uniform(0, 6.3)))
+        return 1.0 - _smoothstep(0.7, 1.15, rr)
+    rr = np.sqrt(yy * yy + xx * xx) / rad
+    prof = 1.0 - _smoothstep(0.85, 1.1, rr)
+    if rng.random() < 0.35:  # lucent centre
+        prof = prof * (1.0 - 0.45 * (1.0 - _smoothstep(0.2, 0.55, rr)))
+    return prof
+
+
+def _cluster_mask(
+    shape: tuple[int, ...], centres: list[tuple[float, float]], margin: int
+) -> np.ndarray:
+    """The cluster region: the specks' convex hull dilated by ``margin`` pixels."""
+    mask = np.zeros(shape, dtype=np.uint8)
+    if centres:
+        hull = cv2.convexHull(np.array([[x, y] for y, x in centres], dtype=np.float32))
+        cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+        mask = cv2.dilate(mask, k)
+    return mask.astype(bool)
 
 
 def draw_calcifications(
@@ -290,58 +354,20 @@ def draw_calcifications(
     scattered more widely. The mask is the cluster region (convex hull of the specks plus a
     margin), as CBIS-DDSM outlines calcification ROIs.
     """
-    shape = img.shape
-    h = shape[0]
+    h = img.shape[0]
     cy, cx = center
-    if malignant:
-        n = int(rng.integers(8, 16))
-        spread = h * rng.uniform(0.015, 0.028)
-        pts = rng.normal(0.0, spread * 0.55, size=(n, 2))
-        if rng.random() < 0.5:  # linear/branching arrangement
-            ang = rng.uniform(0, np.pi)
-            t = rng.uniform(-1.6, 1.6, n) * spread
-            pts = np.stack([t * np.sin(ang), t * np.cos(ang)], 1) + rng.normal(
-                0, spread * 0.2, (n, 2)
-            )
-        diam = h * rng.uniform(0.005, 0.010, n)
-        amp = rng.uniform(0.45, 0.9, n)
-    else:
-        n = int(rng.integers(5, 11))
-        spread = h * rng.uniform(0.03, 0.05)
-        pts = rng.uniform(-1.0, 1.0, size=(n, 2)) * spread
-        diam = h * rng.uniform(0.010, 0.018, n)
-        amp = rng.uniform(0.6, 0.85, n)
+    pts, diam, amp = _cluster_layout(h, malignant, rng)
     centres: list[tuple[float, float]] = []
     for (py, px), d, a in zip(pts, diam, amp, strict=True):
         sy, sx = cy + py, cx + px
-        if not (0 <= sy < shape[0] and 0 <= sx < shape[1]):
+        if not (0 <= sy < img.shape[0] and 0 <= sx < img.shape[1]):
             continue
         rad = max(d / 2.0, 1.2)
-        sl, yy, xx = _local_patch((sy, sx), int(np.ceil(rad * 2.5)) + 2, shape)
-        if malignant:
-            elong = rng.uniform(1.0, 2.6)
-            ang = rng.uniform(0, np.pi)
-            u = xx * np.cos(ang) + yy * np.sin(ang)
-            v = -xx * np.sin(ang) + yy * np.cos(ang)
-            rr = np.sqrt((u / (rad * np.sqrt(elong))) ** 2 + (v * np.sqrt(elong) / rad) ** 2)
-            phi = np.arctan2(v, u)
-            rr = rr / (1.0 + 0.25 * np.cos(3 * phi + rng.uniform(0, 6.3)))
-            prof = 1.0 - _smoothstep(0.7, 1.15, rr)
-        else:
-            rr = np.sqrt(yy * yy + xx * xx) / rad
-            prof = 1.0 - _smoothstep(0.85, 1.1, rr)
-            if rng.random() < 0.35:  # lucent centre
-                prof = prof * (1.0 - 0.45 * (1.0 - _smoothstep(0.2, 0.55, rr)))
-        img[sl] += (a * prof).astype(np.float32)
+        sl, yy, xx = _local_patch((sy, sx), int(np.ceil(rad * 2.5)) + 2, img.shape)
+        img[sl] += (a * _speck(yy, xx, rad, malignant, rng)).astype(np.float32)
         centres.append((float(sy), float(sx)))
-    mask = np.zeros(shape, dtype=np.uint8)
-    if centres:
-        hull = cv2.convexHull(np.array([[x, y] for y, x in centres], dtype=np.float32))
-        cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
-        margin = int(np.ceil(float(diam.max()) / 2 + h * 0.008))
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-        mask = cv2.dilate(mask, k)
-    return mask.astype(bool), centres
+    margin = int(np.ceil(float(diam.max()) / 2 + h * 0.008))
+    return _cluster_mask(img.shape, centres, margin), centres
 
 
 def film_profile(att: np.ndarray, rng: np.random.Generator) -> np.ndarray:
