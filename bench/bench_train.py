@@ -37,7 +37,7 @@ from e2e_mammo.data import PatchArrayDataset, WholeImageDataset, make_loader
 from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.training import Stage, apply_stage, make_optimizer
-from e2e_mammo.training.loop import train_one_epoch
+from e2e_mammo.training.loop import EpochSettings, train_one_epoch
 
 
 def bare_epoch(model, batches, optimizer) -> None:
@@ -106,8 +106,8 @@ def main() -> None:
                 loader,
                 optimizer=opt_ours,
                 device="cpu",
-                augment_cfg=AugmentConfig(),
                 generator=torch.Generator().manual_seed(epoch),
+                settings=EpochSettings(augment=AugmentConfig()),
                 timings=timings,
             )
 

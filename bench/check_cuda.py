@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from e2e_mammo.data import make_loader
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.whole_image import build_whole_image_classifier
-from e2e_mammo.training.fit import FitConfig, fit
+from e2e_mammo.training.fit import FitConfig, FitRun, fit
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.staged import Stage
 
@@ -80,10 +80,7 @@ def run(size: tuple[int, int], images: int, checkpointing: bool) -> dict:
             train,
             val,
             cfg,
-            checkpoint_dir=folder,
-            identity="cuda-check",
-            device="cuda",
-            on_epoch=on_epoch,
+            FitRun(checkpoint_dir=folder, identity="cuda-check", device="cuda", on_epoch=on_epoch),
         )
     train_peak = torch.cuda.max_memory_allocated() / 2**20
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ from toy import tiny_classifier, toy_loaders
 
 from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.training import checkpoint as ckpt
-from e2e_mammo.training.fit import Extension, FitConfig, _extend, _RunState, fit
+from e2e_mammo.training.fit import Extension, FitConfig, FitRun, _extend, _RunState, fit
 from e2e_mammo.training.staged import Stage
 
 SCHEDULE = (Stage("head", 1, 1e-3, "head"), Stage("top", 2, 1e-4, "top"))
@@ -39,12 +39,14 @@ def run(folder, stop_after=None, on_epoch=None, checkpoint_interval_s=0.0, **ove
         train,
         val,
         cfg,
-        checkpoint_dir=folder,
-        identity="toy",
-        device="cpu",
-        on_epoch=on_epoch,
-        stop_after=stop_after,
-        checkpoint_interval_s=checkpoint_interval_s,
+        FitRun(
+            checkpoint_dir=folder,
+            identity="toy",
+            device="cpu",
+            on_epoch=on_epoch,
+            stop_after=stop_after,
+            checkpoint_interval_s=checkpoint_interval_s,
+        ),
     )
     return model, result
 
@@ -155,9 +157,7 @@ def test_checkpoint_of_another_identity_is_refused(tmp_path):
             train,
             val,
             cfg,
-            checkpoint_dir=tmp_path,
-            identity="other",
-            device="cpu",
+            FitRun(checkpoint_dir=tmp_path, identity="other", device="cpu"),
         )
 
 
@@ -182,7 +182,9 @@ def test_last_monitor_trains_without_a_validation_loader(tmp_path):
     model = tiny_classifier()
     cfg = FitConfig(schedule=SCHEDULE[:1], monitor="last", seed=3, augment=AugmentConfig())
     train, _ = toy_loaders()
-    result = fit(model, train, None, cfg, checkpoint_dir=tmp_path, identity="t", device="cpu")
+    result = fit(
+        model, train, None, cfg, FitRun(checkpoint_dir=tmp_path, identity="t", device="cpu")
+    )
     (record,) = result.history
     assert result.best_epoch == 1 and record["train_loss"] > 0
     assert all(record[k] != record[k] for k in ("val_loss", "val_accuracy", "val_auc"))  # nan
@@ -193,4 +195,4 @@ def test_a_monitor_that_scores_needs_a_validation_loader(tmp_path):
     train, _ = toy_loaders()
     model = tiny_classifier()
     with pytest.raises(ValueError, match="needs a validation loader"):
-        fit(model, train, None, cfg, checkpoint_dir=tmp_path, identity="t", device="cpu")
+        fit(model, train, None, cfg, FitRun(checkpoint_dir=tmp_path, identity="t", device="cpu"))

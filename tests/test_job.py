@@ -12,7 +12,7 @@ import torch
 from toy import tiny_classifier, toy_loaders
 
 from e2e_mammo.tracking import TrackingConfig, init_store
-from e2e_mammo.training.fit import FitConfig, fit
+from e2e_mammo.training.fit import FitConfig, FitRun, fit
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.staged import Stage
 
@@ -54,11 +54,13 @@ def trainer(
             train_loader,
             val_loader,
             FitConfig(schedule=SCHEDULE),
-            checkpoint_dir=ctx.checkpoint_dir,
-            identity=ctx.identity,
-            device="cpu",
-            on_epoch=on_epoch,
-            checkpoint_interval_s=interval,
+            FitRun(
+                checkpoint_dir=ctx.checkpoint_dir,
+                identity=ctx.identity,
+                device="cpu",
+                on_epoch=on_epoch,
+                checkpoint_interval_s=interval,
+            ),
         )
         return JobOutcome(result.history, {"best_epoch": result.best_epoch}, {"status": "ok"})
 

@@ -8,9 +8,9 @@ from e2e_mammo.data import make_loader
 from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.training.loop import (
+    EpochSettings,
     balanced_sample_weights,
     evaluate,
-    prepare_batch,
     train_one_epoch,
 )
 
@@ -28,14 +28,6 @@ def test_balanced_weights_sum_to_batch_size_and_equal_class_totals():
     assert max(totals) == pytest.approx(min(totals))
 
 
-def test_prepare_batch_scales_16bit_to_the_0_255_scale():
-    x = torch.tensor([0, 65535], dtype=torch.uint16).view(2, 1, 1, 1)
-    out = prepare_batch(x, device="cpu")
-    assert out.dtype == torch.float32
-    assert torch.allclose(out.flatten(), torch.tensor([0.0, 255.0]))
-    assert RESCALE_16BIT == pytest.approx(0.003891, abs=1e-6)
-
-
 def test_toy_set_is_learned_from_a_loader():
     # VGG16 (no BatchNorm): a ResNet's BN running statistics need more than a few steps to
     # settle, so its eval-mode accuracy after 3 tiny epochs says little about the loop.
@@ -50,7 +42,7 @@ def test_toy_set_is_learned_from_a_loader():
             model,
             train,
             optimizer=opt,
-            augment_cfg=AugmentConfig(),
+            settings=EpochSettings(augment=AugmentConfig()),
             generator=torch.Generator().manual_seed(epoch),
             device="cpu",
         )
@@ -84,7 +76,6 @@ def test_single_sample_batches_are_skipped_in_training():
             model,
             loader,
             optimizer=torch.optim.Adam(model.parameters()),
-            augment_cfg=None,
             generator=torch.Generator(),
             device="cpu",
         )
@@ -112,10 +103,8 @@ def _one_epoch(model, batches, accumulate):
         batches,
         optimizer=opt,
         device="cpu",
-        augment_cfg=None,
         generator=torch.Generator(),
-        balance=False,
-        accumulate=accumulate,
+        settings=EpochSettings(balance=False, accumulate=accumulate),
     )
     return [p.detach().clone() for p in model.parameters()]
 

@@ -17,6 +17,7 @@ _EXPORTS = {
     "Extension": "fit",
     "FitConfig": "fit",
     "FitResult": "fit",
+    "FitRun": "fit",
     "fit": "fit",
     "JobContext": "job",
     "JobOutcome": "job",
@@ -37,7 +38,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from e2e_mammo.training.checkpoint import CheckpointConfigError
-    from e2e_mammo.training.fit import Extension, FitConfig, FitResult, fit
+    from e2e_mammo.training.fit import Extension, FitConfig, FitResult, FitRun, fit
     from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
     from e2e_mammo.training.loop import (
         balanced_sample_weights,
@@ -62,6 +63,7 @@ __all__ = [
     "Extension",
     "FitConfig",
     "FitResult",
+    "FitRun",
     "JobContext",
     "JobOutcome",
     "Stage",

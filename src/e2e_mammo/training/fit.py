@@ -42,7 +42,7 @@ from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.loaders import set_epoch
 from e2e_mammo.data.samplers import AUGMENT_STREAM, MODEL_STREAM, epoch_generator, epoch_seed
 from e2e_mammo.training import checkpoint as ckpt
-from e2e_mammo.training.loop import evaluate, train_one_epoch
+from e2e_mammo.training.loop import EpochSettings, evaluate, train_one_epoch
 from e2e_mammo.training.monitor import check_monitor, improves, monitor_score
 from e2e_mammo.training.staged import (
     DECAY_CHOICES,
@@ -98,6 +98,17 @@ class FitConfig:
             raise ValueError("a schedule needs at least one stage")
         if self.extension is not None and self.monitor == "last":
             raise ValueError("an extension needs a monitor that can converge, not 'last'")
+
+    def epoch_settings(self) -> EpochSettings:
+        """What one training epoch needs of this configuration."""
+        return EpochSettings(
+            augment=self.augment,
+            balance=self.balance,
+            channels_last=self.channels_last,
+            amp=self.amp,
+            accumulate=self.accumulate,
+            fixed_bn_stats=self.fixed_bn_stats,
+        )
 
     def settings(self) -> dict[str, Any]:
         """Plain-type form (part of a run's identity)."""
@@ -222,19 +233,8 @@ def _one_epoch(model, train, val, cfg: FitConfig, optimizer, epoch: int, stage: 
     """
     torch.manual_seed(epoch_seed(cfg.seed, epoch, MODEL_STREAM))
     set_epoch(train, epoch)
-    tr = train_one_epoch(
-        model,
-        train,
-        optimizer=optimizer,
-        device=device,
-        augment_cfg=cfg.augment,
-        generator=epoch_generator(cfg.seed, epoch, AUGMENT_STREAM),
-        balance=cfg.balance,
-        channels_last=cfg.channels_last,
-        amp=cfg.amp,
-        accumulate=cfg.accumulate,
-        fixed_bn_stats=cfg.fixed_bn_stats,
-    )
+    generator = epoch_generator(cfg.seed, epoch, AUGMENT_STREAM)
+    tr = train_one_epoch(model, train, optimizer, device, generator, cfg.epoch_settings())
     if val is None:  # nothing is scored during training (monitor "last")
         va = {"loss": math.nan, "accuracy": math.nan, "auc": math.nan}
     else:
@@ -242,46 +242,75 @@ def _one_epoch(model, train, val, cfg: FitConfig, optimizer, epoch: int, stage: 
     return _epoch_record(epoch, stage, tr, va)
 
 
+@dataclass(frozen=True)
+class FitRun:
+    """Where and how one :func:`fit` runs; none of it changes the result.
+
+    ``checkpoint_dir`` holds the run's checkpoint and ``identity`` names the run it belongs to
+    (a resume needs the same one; call :func:`~.checkpoint.prepare` first). ``on_epoch(record)``
+    gets each epoch's history record (``epoch`` 1-based, ``stage``, ``lr``, train/val loss and
+    accuracy, ``val_auc``). ``stop_after`` stops once that many epochs are done, without
+    completing (simulates a kill). ``checkpoint_interval_s`` writes the checkpoint only when
+    that many seconds have passed since the last one (0: after every epoch); a resume then
+    retrains the epochs since the last checkpoint, with the same result, since every epoch is
+    seeded on its own.
+    """
+
+    checkpoint_dir: str | Path
+    identity: str
+    device: torch.device | str = "cpu"
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    stop_after: int | None = None
+    checkpoint_interval_s: float = 0.0
+
+
+def _start(model: nn.Module, cfg: FitConfig, run: FitRun, device: torch.device) -> _RunState:
+    """The model on ``device`` and the run's state: fresh, or restored from its checkpoint."""
+    model.to(device)
+    if cfg.channels_last and device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    path = Path(run.checkpoint_dir) / ckpt.FILE
+    if path.is_file():
+        return _restore(path, model, run.identity)
+    return _RunState(schedule=list(cfg.schedule))
+
+
+def _keep_if_best(state: _RunState, model: nn.Module, cfg: FitConfig, record: dict) -> None:
+    score = monitor_score(cfg.monitor, record)
+    if improves(score, state.best_score):
+        state.best_epoch, state.best_score = record["epoch"], score
+        state.best_model = _clone_state(model)
+
+
+def _finish(state: _RunState, model: nn.Module, monitor: str) -> FitResult:
+    """The model set to the best epoch's weights, and the completed run's result."""
+    if state.best_model is None:  # no epoch had a score (e.g. AUC of a one-class val set)
+        state.best_epoch, state.best_score = state.epoch, math.nan
+        state.best_model = _clone_state(model)
+    # no final checkpoint: the caller removes the folder once its outputs are written, and a
+    # process killed before that resumes from the last one with the same result (a ResNet50
+    # checkpoint with Adam's state is ~0.4 GB, seconds of writing for a short job)
+    model.load_state_dict(state.best_model)
+    return FitResult(state.best_epoch, state.best_score, monitor, state.history, True, state.epoch)
+
+
 def fit(
-    model: nn.Module,
-    train: DataLoader,
-    val: DataLoader | None,
-    cfg: FitConfig,
-    *,
-    checkpoint_dir: str | Path,
-    identity: str,
-    device: torch.device | str,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    stop_after: int | None = None,
-    checkpoint_interval_s: float = 0.0,
+    model: nn.Module, train: DataLoader, val: DataLoader | None, cfg: FitConfig, run: FitRun
 ) -> FitResult:
     """Train ``model`` through ``cfg.schedule`` on ``train``, choosing the best epoch on ``val``.
 
     ``val`` may be ``None`` with monitor ``last``: no set is scored during training (the
-    history's validation columns are ``nan``).
-
-    Resumes from ``checkpoint_dir`` when it holds an interrupted run of the same ``identity``
-    (call :func:`~.checkpoint.prepare` first). ``on_epoch(record)`` gets each epoch's history
-    record (``epoch`` 1-based, ``stage``, ``lr``, train/val loss and accuracy, ``val_auc``).
-    ``stop_after`` stops once that many epochs are done, without completing (simulates a kill).
-    ``checkpoint_interval_s`` writes the checkpoint only when that many seconds have passed since
-    the last one (0: after every epoch); a resume then retrains the epochs since the last
-    checkpoint, with the same result, since every epoch is seeded on its own.
+    history's validation columns are ``nan``). Resumes from ``run.checkpoint_dir`` when it holds
+    an interrupted run of the same ``run.identity`` (:class:`FitRun`).
     """
     if val is None and cfg.monitor != "last":
         raise ValueError(f"monitor {cfg.monitor!r} needs a validation loader")
-    device = torch.device(device)
-    path = Path(checkpoint_dir) / ckpt.FILE
-    model.to(device)
-    if cfg.channels_last and device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    state = _RunState(schedule=list(cfg.schedule))
-    if path.is_file():
-        state = _restore(path, model, identity)
+    device = torch.device(run.device)
+    state = _start(model, cfg, run, device)
     base_epochs = total_epochs(cfg.schedule)
     optimizer, last_save = None, time.monotonic()
     while state.epoch < total_epochs(state.schedule) or _extend(state, cfg.extension, base_epochs):
-        if stop_after is not None and state.epoch >= stop_after:
+        if run.stop_after is not None and state.epoch >= run.stop_after:
             return FitResult(state.best_epoch, state.best_score, cfg.monitor, state.history, False)
         epoch = state.epoch
         index, stage = stage_for_epoch(state.schedule, epoch)
@@ -290,22 +319,10 @@ def fit(
         record = _one_epoch(model, train, val, cfg, optimizer, epoch, stage, device)
         state.history.append(record)
         state.epoch, state.stage_index = epoch + 1, index
-        score = monitor_score(cfg.monitor, record)
-        if improves(score, state.best_score):
-            state.best_epoch, state.best_score = epoch + 1, score
-            state.best_model = _clone_state(model)
-        if time.monotonic() - last_save >= checkpoint_interval_s:
-            _save(path, model, optimizer, state, identity)
+        _keep_if_best(state, model, cfg, record)
+        if time.monotonic() - last_save >= run.checkpoint_interval_s:
+            _save(Path(run.checkpoint_dir) / ckpt.FILE, model, optimizer, state, run.identity)
             last_save = time.monotonic()
-        if on_epoch is not None:
-            on_epoch(dict(record))
-    if state.best_model is None:  # no epoch had a score (e.g. AUC of a one-class val set)
-        state.best_epoch, state.best_score = state.epoch, math.nan
-        state.best_model = _clone_state(model)
-    # no final checkpoint: the caller removes the folder once its outputs are written, and a
-    # process killed before that resumes from the last one with the same result (a ResNet50
-    # checkpoint with Adam's state is ~0.4 GB, seconds of writing for a short job)
-    model.load_state_dict(state.best_model)
-    return FitResult(
-        state.best_epoch, state.best_score, cfg.monitor, state.history, True, state.epoch
-    )
+        if run.on_epoch is not None:
+            run.on_epoch(dict(record))
+    return _finish(state, model, cfg.monitor)

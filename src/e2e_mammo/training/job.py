@@ -47,7 +47,7 @@ from e2e_mammo.tracking import (
 )
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.curves import plot_learning_curves
-from e2e_mammo.training.fit import FitConfig, FitResult, fit
+from e2e_mammo.training.fit import FitConfig, FitResult, FitRun, fit
 from e2e_mammo.training.staged import total_epochs
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,13 @@ class JobContext:
             train,
             val,
             cfg,
-            checkpoint_dir=self.checkpoint_dir,
-            identity=self.identity,
-            device=device,
-            on_epoch=self.on_epoch,
-            checkpoint_interval_s=checkpoint_interval_s,
+            FitRun(
+                checkpoint_dir=self.checkpoint_dir,
+                identity=self.identity,
+                device=device,
+                on_epoch=self.on_epoch,
+                checkpoint_interval_s=checkpoint_interval_s,
+            ),
         )
 
     def on_epoch(self, record: dict[str, Any]) -> None:

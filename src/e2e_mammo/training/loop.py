@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -63,39 +64,72 @@ def _train_step(
     return loss.detach(), logits.detach()
 
 
+@dataclass(frozen=True)
+class EpochSettings:
+    """How :func:`train_one_epoch` trains (see there); :class:`~.fit.FitConfig` makes one."""
+
+    augment: AugmentConfig | None = None
+    balance: bool = True
+    channels_last: bool = False
+    amp: bool = False
+    accumulate: int = 1
+    fixed_bn_stats: Sequence[str] = ()
+
+
+class _Totals:
+    """Running loss and accuracy of an epoch, kept on the device (no sync per batch)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.seen = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss += loss.double() * y.numel()
+        self.correct += (logits.argmax(1) == y).sum()
+        self.seen += y.numel()
+
+    def result(self) -> dict[str, float]:
+        if self.seen == 0:
+            raise ValueError("no training batch (need at least 2 samples)")
+        return {"loss": float(self.loss) / self.seen, "accuracy": int(self.correct) / self.seen}
+
+
+def _add_time(timings: dict[str, float] | None, key: str, since: float, device) -> float:
+    """Add the seconds since ``since`` to ``timings[key]`` (after a device sync); return now."""
+    if timings is None:
+        return since
+    _sync(device)
+    now = time.perf_counter()
+    timings[key] = timings.get(key, 0.0) + (now - since)
+    return now
+
+
 def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
-    *,
     optimizer: torch.optim.Optimizer,
     device: torch.device | str,
-    augment_cfg: AugmentConfig | None,
     generator: torch.Generator,
-    balance: bool = True,
-    channels_last: bool = False,
-    amp: bool = False,
-    accumulate: int = 1,
-    fixed_bn_stats: Sequence[str] = (),
+    settings: EpochSettings = EpochSettings(),
     timings: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """One sweep over ``loader``'s ``(x, y, index)`` batches; returns ``{"loss", "accuracy"}``.
 
-    Batches are augmented with ``generator`` (``augment_cfg=None``: no augmentation). A batch
-    of a single sample is skipped (batch norm cannot train on it). Frozen batch-norm layers
-    stay in eval mode. ``accumulate`` > 1 adds up the gradients of that many batches (each
-    loss divided by ``accumulate``) before one optimiser step: batch 2 x 8 steps like batch 16
-    (balancing stays per batch). Batch-norm layers under the submodules named in
-    ``fixed_bn_stats`` keep their running statistics. ``timings`` (optional) accumulates
-    ``data_s`` (loading, scaling, augmentation) and ``step_s`` (forward, backward, optimiser
-    step) in seconds.
+    Batches are augmented with ``generator`` (``settings.augment=None``: no augmentation). A
+    batch of a single sample is skipped (batch norm cannot train on it). Frozen batch-norm
+    layers stay in eval mode. ``settings.accumulate`` > 1 adds up the gradients of that many
+    batches (each loss divided by ``accumulate``) before one optimiser step: batch 2 x 8 steps
+    like batch 16 (balancing stays per batch). Batch-norm layers under the submodules named in
+    ``settings.fixed_bn_stats`` keep their running statistics. ``timings`` (optional)
+    accumulates ``data_s`` (loading, scaling, augmentation) and ``step_s`` (forward, backward,
+    optimiser step) in seconds, as torchvision's reference scripts report them.
     """
     device = torch.device(device)
     model.train()
-    freeze_frozen_batchnorm(model, fixed_bn_stats)
-    autocast = _autocast(device, amp)
-    total_loss = torch.zeros((), dtype=torch.float64, device=device)
-    total_correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = pending = 0
+    freeze_frozen_batchnorm(model, settings.fixed_bn_stats)
+    autocast = _autocast(device, settings.amp)
+    totals, pending = _Totals(device), 0
     optimizer.zero_grad(set_to_none=True)
     t0 = time.perf_counter()
     for xb, yb, _ in loader:
@@ -104,34 +138,24 @@ def train_one_epoch(
         x = prepare_batch(
             xb,
             device=device,
-            augment_cfg=augment_cfg,
+            augment_cfg=settings.augment,
             generator=generator,
-            channels_last=channels_last,
+            channels_last=settings.channels_last,
         )
         y = torch.as_tensor(yb).to(device, non_blocking=True).long()
-        if timings is not None:
-            _sync(device)
-            t1 = time.perf_counter()
-            timings["data_s"] = timings.get("data_s", 0.0) + (t1 - t0)
-        loss, logits = _train_step(model, x, y, balance, autocast, accumulate)
+        t1 = _add_time(timings, "data_s", t0, device)
+        loss, logits = _train_step(model, x, y, settings.balance, autocast, settings.accumulate)
         pending += 1
-        if pending == accumulate:
+        if pending == settings.accumulate:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             pending = 0
-        total_loss += loss.double() * y.numel()
-        total_correct += (logits.argmax(1) == y).sum()
-        seen += y.numel()
-        if timings is not None:
-            _sync(device)
-            t0 = time.perf_counter()
-            timings["step_s"] = timings.get("step_s", 0.0) + (t0 - t1)
+        totals.add(loss, logits, y)
+        t0 = _add_time(timings, "step_s", t1, device)
     if pending:  # the epoch's last, incomplete accumulation
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    if seen == 0:
-        raise ValueError("no training batch (need at least 2 samples)")
-    return {"loss": float(total_loss) / seen, "accuracy": int(total_correct) / seen}
+    return totals.result()
 
 
 @torch.inference_mode()
