@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from e2e_mammo.preprocess.patches import extract_patch_set
+from e2e_mammo.preprocess.patches import SamplingOptions, extract_patch_set
 
 ROWS, COLS, P = 128, 96, 24
 
@@ -109,8 +109,9 @@ def run_patch_set(tmp_path: Path, images: list[Img], name: str = "S10", out: str
     """Write the inputs and sample patch set ``name`` (S1: 1+1 per ROI, else 10+10)."""
     manifest, masks, splits = write_inputs(tmp_path, images)
     n = 1 if name == "S1" else 10
-    options = {"patch_size": P, "n_roi": n, "n_background": n, "progress": False} | kwargs
-    result = extract_patch_set(manifest, masks, splits, tmp_path / out, patch_set=name, **options)
+    progress = kwargs.pop("progress", False)
+    options = SamplingOptions(**({"patch_size": P, "n_roi": n, "n_background": n} | kwargs))
+    result = extract_patch_set(manifest, masks, splits, tmp_path / out, name, options, progress)
     return result, tmp_path / out
 
 

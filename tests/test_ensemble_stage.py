@@ -6,6 +6,8 @@ import pytest
 
 from e2e_mammo.reporting.ensemble_stage import (
     ENSEMBLE_COLUMNS,
+    EnsembleOutputs,
+    EnsembleSettings,
     family_candidates,
     run_ensemble,
     write_ensemble_table,
@@ -63,11 +65,11 @@ def ensemble(tmp_path, store):
     out = tmp_path / "ens"
     summary = run_ensemble(
         files,
-        dataset="cbis-ddsm",
-        families=FAMILIES,
-        bootstrap={"n_boot": 50, "seed": 0},
-        out_dir=out,
-        tracking=store,
+        EnsembleSettings(
+            dataset="cbis-ddsm", families=FAMILIES, bootstrap={"n_boot": 50, "seed": 0}
+        ),
+        EnsembleOutputs(out_dir=out),
+        store,
     )
     return out, summary
 
@@ -82,11 +84,11 @@ def test_a_missing_family_is_named_in_the_note(tmp_path, store):
     files = [_row(tmp_path, "a", 0.9, 0.2), _row(tmp_path, "b", 0.8, 0.2, family="VGG-VGG")]
     summary = run_ensemble(
         files,
-        dataset="cbis-ddsm",
-        families=FAMILIES,
-        bootstrap={"n_boot": 20, "seed": 0},
-        out_dir=tmp_path / "ens",
-        tracking=store,
+        EnsembleSettings(
+            dataset="cbis-ddsm", families=FAMILIES, bootstrap={"n_boot": 20, "seed": 0}
+        ),
+        EnsembleOutputs(out_dir=tmp_path / "ens"),
+        store,
     )
     assert summary["members"] == "a;b"
     assert "no trained row of Resnet-VGG, VGG-Resnet" in summary["note"]
@@ -114,13 +116,15 @@ def test_fixed_members_are_all_given_models_in_order(tmp_path, store):
     files = [_row(tmp_path, "weak", 0.6, 0.3), _row(tmp_path, "best", 0.9, 0.2)]
     summary = run_ensemble(
         files,
-        dataset="inbreast",
-        families=None,
-        bootstrap={"n_boot": 50, "seed": 0},
-        out_dir=tmp_path / "ens",
-        tracking=store,
-        eval_split="val",
-        threshold=0.5,
+        EnsembleSettings(
+            dataset="inbreast",
+            families=None,
+            bootstrap={"n_boot": 50, "seed": 0},
+            eval_split="val",
+            threshold=0.5,
+        ),
+        EnsembleOutputs(out_dir=tmp_path / "ens"),
+        store,
     )
     assert summary["members"] == "weak;best"
     assert summary["threshold"] == 0.5 and summary["threshold_split"] == "fixed"
@@ -154,12 +158,11 @@ def test_roc_points_of_the_ensemble_are_written_when_asked(tmp_path, store):
     points = tmp_path / "roc.csv"
     run_ensemble(
         files,
-        dataset="cbis-ddsm",
-        families=["Resnet-Resnet"],
-        bootstrap={"n_boot": 20, "seed": 0},
-        out_dir=tmp_path / "ens",
-        tracking=store,
-        roc_points_csv=points,
+        EnsembleSettings(
+            dataset="cbis-ddsm", families=["Resnet-Resnet"], bootstrap={"n_boot": 20, "seed": 0}
+        ),
+        EnsembleOutputs(out_dir=tmp_path / "ens", roc_points_csv=points),
+        store,
     )
     frame = pd.read_csv(points)
     assert list(frame.columns) == ["fpr", "tpr", "threshold"]

@@ -21,7 +21,9 @@ import e2e_mammo.preprocess.patches.stage as stage
 from e2e_mammo.data.patch_arrays import load_patch_split
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions
-from e2e_mammo.preprocess.patches import CLASS_NAMES, extract_patch_set
+from e2e_mammo.preprocess.patches import CLASS_NAMES, SamplingOptions, extract_patch_set
+
+S1 = SamplingOptions(patch_size=P, n_roi=1, n_background=1)
 
 
 def test_patches_of_a_split_come_only_from_its_images(tmp_path: Path) -> None:
@@ -61,20 +63,14 @@ def test_missing_column_raises_dataset_error(tmp_path: Path) -> None:
     manifest, masks, splits = _write(tmp_path, [Img("a", rois=[Roi("1", _square(4, 4, 8))])])
     pd.read_csv(masks).drop(columns="pathology").to_csv(masks, index=False)
     with pytest.raises(DatasetError, match="pathology") as info:
-        extract_patch_set(
-            manifest, masks, splits, tmp_path / "o", patch_set="S1", patch_size=P, n_roi=1,
-            n_background=1, progress=False,
-        )  # fmt: skip
+        extract_patch_set(manifest, masks, splits, tmp_path / "o", "S1", S1, progress=False)
     assert str(masks) in str(info.value)
 
 
 def test_split_name_must_be_a_plain_word(tmp_path: Path) -> None:
     manifest, masks, splits = _write(tmp_path, [Img("a", split="../x")])
     with pytest.raises(DatasetError, match="not a plain word"):
-        extract_patch_set(
-            manifest, masks, splits, tmp_path / "o", patch_set="S1", patch_size=P, n_roi=1,
-            n_background=1, progress=False,
-        )  # fmt: skip
+        extract_patch_set(manifest, masks, splits, tmp_path / "o", "S1", S1, progress=False)
 
 
 def test_counts_csv_matches_index(tmp_path: Path) -> None:

@@ -6,23 +6,25 @@ split (Fig 3b)."""
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.reporting.ensemble_stage import run_ensemble
+from e2e_mammo.reporting.ensemble_stage import EnsembleOutputs, EnsembleSettings, run_ensemble
 from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 params = snakemake.params
-run_ensemble(
-    [Path(p) for p in snakemake.input.results],
+settings = EnsembleSettings(
     dataset=params.dataset,
     families=params.families,
     bootstrap=params.bootstrap,
-    out_dir=Path(snakemake.output.summary).parent,
-    tracking=job_tracking(snakemake.config),
-    roc_png=Path(snakemake.output.roc),
     eval_split=params.eval_split,
     threshold=params.threshold,
-    roc_points_csv=Path(snakemake.output.roc_points),
-    bundle=Path(snakemake.output.bundle),
     data=params.data,
 )
+outputs = EnsembleOutputs(
+    out_dir=Path(snakemake.output.summary).parent,
+    roc_png=Path(snakemake.output.roc),
+    roc_points_csv=Path(snakemake.output.roc_points),
+    bundle=Path(snakemake.output.bundle),
+)
+inputs = [Path(p) for p in snakemake.input.results]
+run_ensemble(inputs, settings, outputs, job_tracking(snakemake.config))

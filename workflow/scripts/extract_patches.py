@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.preprocess.patches import extract_patch_set
+from e2e_mammo.preprocess.patches import SamplingOptions, extract_patch_set
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
@@ -12,6 +12,6 @@ extract_patch_set(
     Path(snakemake.input.masks),
     Path(snakemake.input.splits),
     Path(snakemake.output.counts).parent,
-    patch_set=snakemake.wildcards.patch_set,
-    **snakemake.params.sampling,
+    snakemake.wildcards.patch_set,
+    SamplingOptions(**snakemake.params.sampling),
 )

@@ -102,66 +102,100 @@ def _roc_curves(averaged: pd.DataFrame, members: list[str], split: str, family: 
     return curves
 
 
-def run_ensemble(
-    result_files: Iterable[Path],
-    *,
-    dataset: str,
-    families: Sequence[str] | None,
-    bootstrap: Mapping[str, Any],
-    out_dir: Path,
-    tracking: TrackingConfig,
-    roc_png: Path | None = None,
-    roc_points_csv: Path | None = None,
-    eval_split: str = "test",
-    threshold_split: str = "val",
-    threshold: float | None = None,
-    bundle: Path | None = None,
-    data: str = "real",
-) -> dict[str, Any]:
-    """Choose, average and score the ensemble; write ``out_dir``/{summary.json, predictions.csv}
-    and the ROC figure (``roc_png``, default ``out_dir/roc.png``; its points in
-    ``roc_points_csv`` when given); return the summary (:data:`ENSEMBLE_COLUMNS`).
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """How a dataset's ensemble is chosen and scored.
 
     ``families``: the paper families that give one member each (CBIS-DDSM); ``None``: every
-    model of ``result_files`` is a member, in their order (INbreast). ``threshold``: a fixed
-    operating point instead of Youden's on ``threshold_split``. ``bundle``: where to write the
-    ensemble's model bundle (:mod:`e2e_mammo.models.bundle`), trained on ``data``.
+    model given is a member, in their order (INbreast). ``bootstrap``: ``{n_boot, seed}`` of the
+    95% intervals. ``threshold``: a fixed operating point instead of Youden's on
+    ``threshold_split``. ``data``: what the members were trained on (``real`` or ``synthetic``),
+    recorded in the bundle.
     """
+
+    dataset: str
+    families: Sequence[str] | None
+    bootstrap: Mapping[str, Any]
+    eval_split: str = "test"
+    threshold_split: str = "val"
+    threshold: float | None = None
+    data: str = "real"
+
+
+@dataclass(frozen=True)
+class EnsembleOutputs:
+    """Where the ensemble's files go: ``out_dir``/{summary.json, predictions.csv}, the ROC
+    figure (``roc_png``, default ``out_dir/roc.png``), its points (``roc_points_csv``, when
+    given) and the model bundle (``bundle``, when given; :mod:`e2e_mammo.models.bundle`)."""
+
+    out_dir: Path
+    roc_png: Path | None = None
+    roc_points_csv: Path | None = None
+    bundle: Path | None = None
+
+    @property
+    def png(self) -> Path:
+        return self.roc_png or self.out_dir / "roc.png"
+
+
+def _members_and_predictions(files: list[Path], results: list[dict], families):
+    """The chosen members and their averaged prediction tables."""
+    choice = _choose(results, families)
+    folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
+    tables = {m: read_predictions(folder[m] / "predictions.csv") for m in choice.members}
+    return choice, folder, average_predictions(tables, score=ENSEMBLE_SCORE)
+
+
+def run_ensemble(
+    result_files: Iterable[Path],
+    settings: EnsembleSettings,
+    outputs: EnsembleOutputs,
+    tracking: TrackingConfig,
+) -> dict[str, Any]:
+    """Choose, average and score the ensemble of ``result_files`` (the rows' ``result.json``);
+    write its :class:`EnsembleOutputs`, record it in MLflow and return the summary
+    (:data:`ENSEMBLE_COLUMNS`)."""
     files = [Path(p) for p in result_files]
     results = [json.loads(p.read_text()) for p in files]
-    fixed_members = families is None
-    choice = _choose(results, families)
+    fixed_members, eval_split = settings.families is None, settings.eval_split
+    choice, folder, averaged = _members_and_predictions(files, results, settings.families)
     members = choice.members
-    folder = {r["row"]: p.parent for r, p in zip(results, files, strict=True)}
-    averaged = average_predictions(
-        {m: read_predictions(folder[m] / "predictions.csv") for m in members}, score=ENSEMBLE_SCORE
-    )
     summary = ensemble_summary(
         averaged,
         members=members,
-        dataset=dataset,
+        dataset=settings.dataset,
         eval_split=eval_split,
-        threshold_split=threshold_split,
-        n_boot=int(bootstrap["n_boot"]),
-        seed=int(bootstrap["seed"]),
-        threshold=threshold,
+        threshold_split=settings.threshold_split,
+        n_boot=int(settings.bootstrap["n_boot"]),
+        seed=int(settings.bootstrap["seed"]),
+        threshold=settings.threshold,
     )
     summary = _with_families(summary, choice)
-    write_predictions(averaged, out_dir / "predictions.csv")
+    write_predictions(averaged, outputs.out_dir / "predictions.csv")
     which = "fine-tuned members" if fixed_members else "family members"
-    title = f"{dataset} {eval_split}: the {len(members)} {which} and their ensemble"
-    png = roc_png or out_dir / "roc.png"
-    _write_roc(averaged, members, eval_split, png, roc_points_csv, title, choice.family)
-    if bundle is not None:
-        provenance = {"source": f"ensemble/{dataset}", "data": data, "members": members}
-        provenance.update(selection=_selection_text(fixed_members), bootstrap=dict(bootstrap))
-        provenance["metrics"] = _plain(summary)
-        write_ensemble_bundle(bundle, [(m, folder[m] / "model.pt") for m in members], provenance)
-    run_id = _track(summary, results, tracking, fixed_members, EnsembleFiles(png, bundle))
-    _track_members(averaged, members, results, tracking, run_id, eval_split, bootstrap, dataset)
-    atomic_write_json(_plain(summary), out_dir / "summary.json")
+    title = f"{settings.dataset} {eval_split}: the {len(members)} {which} and their ensemble"
+    _write_roc(averaged, members, eval_split, outputs, title, choice.family)
+    if outputs.bundle is not None:
+        _write_bundle(outputs.bundle, settings, summary, [(m, folder[m]) for m in members])
+    files_of_run = EnsembleFiles(outputs.png, outputs.bundle)
+    run_id = _track(summary, results, tracking, fixed_members, files_of_run)
+    _track_members(averaged, members, results, tracking, run_id, settings)
+    atomic_write_json(_plain(summary), outputs.out_dir / "summary.json")
     log.info("ensemble of %s: %s AUC %.3f", members, eval_split, summary["auc"])
     return summary
+
+
+def _write_bundle(path: Path, settings: EnsembleSettings, summary, members) -> None:
+    """The ensemble's self-contained model bundle, with where it came from and how it scored."""
+    fixed = settings.families is None
+    provenance = {
+        "source": f"ensemble/{settings.dataset}",
+        "data": settings.data,
+        "members": [m for m, _ in members],
+    }
+    provenance.update(selection=_selection_text(fixed), bootstrap=dict(settings.bootstrap))
+    provenance["metrics"] = _plain(summary)
+    write_ensemble_bundle(path, [(m, folder / "model.pt") for m, folder in members], provenance)
 
 
 def _with_families(summary: dict[str, Any], choice: FamilyChoice) -> dict[str, Any]:
@@ -174,13 +208,14 @@ def _with_families(summary: dict[str, Any], choice: FamilyChoice) -> dict[str, A
     return {c: summary.get(c) for c in ENSEMBLE_COLUMNS}
 
 
-def _write_roc(averaged, members, split, png, points, title, family) -> None:
+def _write_roc(averaged, members, split, outputs: EnsembleOutputs, title, family) -> None:
     """The ROC figure of the members (labelled by family) and the ensemble on ``split`` (and
-    the ensemble's curve as DVC plot data in ``points``)."""
-    plot_roc_curves(_roc_curves(averaged, members, split, family), png, title)
-    if points is not None:
+    the ensemble's curve as DVC plot data in ``outputs.roc_points_csv``)."""
+    plot_roc_curves(_roc_curves(averaged, members, split, family), outputs.png, title)
+    if outputs.roc_points_csv is not None:
         evaluated = averaged[averaged["split"] == split]
-        atomic_write_csv(roc_points(evaluated["label"], evaluated["score"]), points)
+        points = roc_points(evaluated["label"], evaluated["score"])
+        atomic_write_csv(points, outputs.roc_points_csv)
 
 
 def write_ensemble_bundle(
@@ -262,12 +297,11 @@ def _track_members(
     results: list[Mapping[str, Any]],
     tracking: TrackingConfig,
     ensemble_run_id: str | None,
-    eval_split: str,
-    bootstrap: Mapping[str, Any],
-    dataset: str,
+    settings: EnsembleSettings,
 ) -> None:
     """One child run per member under the ensemble's run: the member's flip-averaged AUC
     (``a_auc``) on the evaluated split, with the run that trained it."""
+    eval_split, bootstrap, dataset = settings.eval_split, settings.bootstrap, settings.dataset
     part = averaged[averaged["split"] == eval_split]
     training_runs = {r["row"]: r.get("mlflow_run_id") for r in results}
     child = replace(tracking, parent_run_id=ensemble_run_id)

@@ -266,16 +266,9 @@ def extract_patch_set(
     masks_csv: Path,
     splits_csv: Path,
     out_dir: Path,
-    *,
     patch_set: str,
-    patch_size: int,
-    n_roi: int,
-    n_background: int,
-    min_overlap: float = 0.9,
-    min_breast_fraction: float = 0.75,
-    seed: int = 12345,
+    options: SamplingOptions,
     progress: bool = True,
-    background_per: str = "roi",
 ) -> PatchSetResult:
     """Sample a patch set (S1: ``n_roi=n_background=1``; S10: 10 and 10) split by split.
 
@@ -284,18 +277,14 @@ def extract_patch_set(
             splits (see the module docstring); an image missing from the splits is excluded.
         out_dir: output folder (created).
         patch_set: name recorded in the outputs ("S1", "S10").
-        patch_size, n_roi, n_background, min_overlap, min_breast_fraction, seed,
-            background_per: see :class:`~e2e_mammo.preprocess.patches.plan.SamplingOptions`.
+        options: how the set is sampled
+            (:class:`~e2e_mammo.preprocess.patches.plan.SamplingOptions`).
         progress: print progress lines on stderr.
 
     Raises:
-        ValueError: invalid sampling options.
         DatasetError: a CSV is missing or lacks a column (named), duplicate ids, bad split
             names, or an image that becomes unreadable between the two passes.
     """
-    options = SamplingOptions(
-        patch_size, n_roi, n_background, min_overlap, min_breast_fraction, seed, background_per
-    )
     manifest_csv, masks_csv, splits_csv = Path(manifest_csv), Path(masks_csv), Path(splits_csv)
     manifest, masks, splits = _read_inputs(manifest_csv, masks_csv, splits_csv)
     out_dir = Path(out_dir)
@@ -307,7 +296,7 @@ def extract_patch_set(
     images = _source_images(manifest, manifest_csv, split_of, exclusions)
     _attach_rois(masks, masks_csv, images, set(manifest["image_id"]), exclusions)
     plans = _plan_splits(images, _split_names(splits), patch_set, options, exclusions, progress)
-    index = _cut_splits(plans, images, out_dir, patch_set, patch_size, progress)
+    index = _cut_splits(plans, images, out_dir, patch_set, options.patch_size, progress)
     atomic_write_csv(index, out_dir / "index.csv", safe=True)
     write_exclusions(exclusions, out_dir / "exclusions.csv")
     counts = _counts_table(plans, patch_set)
