@@ -28,6 +28,7 @@ from e2e_mammo.evaluation.members import read_members
 from e2e_mammo.evaluation.paired import paired_auc_difference
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.tracking import TrackingConfig
+from e2e_mammo.training.transfer_plan import TransferCell
 from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell, transfer_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,16 +55,14 @@ def _settings(config: dict, model: str, patch_row: str, size: str, seed: int, bn
     patches = config["patches"]
     size_hw = config["convert"]["size"]
     return transfer_settings(
-        init="whole_image",
-        row=_row(config, model),
-        patch_row=patch_row,
+        TransferCell(
+            init="whole_image", row=_row(config, model), patch_row=patch_row, size=size, seed=seed
+        ),
         transfer=dict(config["transfer"], patch_bn=bn),
         whole=config["whole_image"],
         augment=config["patch_training"]["augment"],
         image_size=size_hw,
         patch_size=scaled_patch_size(patches["size"], size_hw[0], patches["reference_height"]),
-        size=size,
-        seed=seed,
     )
 
 

@@ -17,6 +17,7 @@ from e2e_mammo.models.saved import load_model
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.patch_run import (
+    PatchRowFiles,
     choose_pretrained,
     record_row_not_run,
     row_schedule,
@@ -113,15 +114,8 @@ def _settings(**overrides) -> dict:
 
 
 def _train(patches: Path, out: Path, settings: dict | None = None) -> dict:
-    return train_patch_row(
-        "resnet50-N-S10",
-        settings or _settings(),
-        patches,
-        patches / "mean.json",
-        out,
-        tracking=NO_TRACKING,
-        threads=2,
-    )
+    files = PatchRowFiles(patches, patches / "mean.json", out)
+    return train_patch_row("resnet50-N-S10", settings or _settings(), files, NO_TRACKING, threads=2)
 
 
 def test_training_settings_hold_no_published_numbers() -> None:

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from image_cases import WHOLE_PARAMS
 
+from e2e_mammo.training.transfer_plan import TransferCell
 from e2e_mammo.training.transfer_run import reported_metrics, training_images, transfer_settings
 
 ROW = {
@@ -39,7 +40,8 @@ def _settings(**changes):
         seed=4,
     )
     kwargs.update(changes)
-    return transfer_settings(**kwargs)
+    cell = {k: kwargs.pop(k) for k in ("init", "row", "patch_row", "size", "seed")}
+    return transfer_settings(TransferCell(**cell), **kwargs)
 
 
 def test_settings_hold_the_papers_fine_tuning() -> None:

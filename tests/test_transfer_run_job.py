@@ -14,6 +14,7 @@ from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, save_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 from e2e_mammo.tracking import PARENT_TAG, TrackingConfig, create_parent_run
+from e2e_mammo.training.transfer_plan import TransferCell
 from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell, transfer_settings
 
 TOP = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
@@ -59,16 +60,12 @@ def cells(tmp_path_factory, migrated_mlflow_db):
         ("patch_only", 2, patch_model),
     ):
         settings = transfer_settings(
-            init=init,
-            row=ROW,
-            patch_row="p",
+            TransferCell(init=init, row=ROW, patch_row="p", size=size, seed=1),
             transfer=TRANSFER,
             whole=WHOLE_PARAMS,
             augment={},
             image_size=SIZE,
             patch_size=32,
-            size=size,
-            seed=1,
         )
         inputs = TransferInputs(splits, manifest, mean, start, folder / init)
         child = replace(store, parent_run_id=parent)
@@ -142,10 +139,10 @@ def test_inner_validation_keeps_the_best_epoch_of_held_out_training_patients(tmp
     mean = tmp_path / "mean.json"
     mean.write_text(json.dumps({"mean": 12.5}))
     transfer = dict(TRANSFER, select="inner_val", inner_val_frac=0.5, epoch_scale=0.02)
+    cell = TransferCell(init="patch_only", row=ROW, patch_row="p", size="all", seed=1)
     settings = transfer_settings(
-        init="patch_only", row=ROW, patch_row="p", transfer=transfer, whole=WHOLE_PARAMS,
-        augment={}, image_size=SIZE, patch_size=32, size="all", seed=1,
-    )  # fmt: skip
+        cell, transfer=transfer, whole=WHOLE_PARAMS, augment={}, image_size=SIZE, patch_size=32
+    )
     inputs = TransferInputs(splits, manifest, mean, write_patch_model(tmp_path / "p.pt"), tmp_path)
     result = transfer_cell("tiny", settings, inputs, tracking=TrackingConfig(enabled=False))
     subset = pd.read_csv(tmp_path / "subset.csv")

@@ -31,6 +31,7 @@ from e2e_mammo.training.whole_plan import (
 from e2e_mammo.training.transfer_plan import (
     NOT_RUN_NOTE,
     SWEEP_SWITCH,
+    TransferCell,
     cell_dir,
     check_transfer,
     paper_table4,
@@ -348,17 +349,20 @@ def transfer_init_model(wildcards):
 
 def transfer_cell_settings(wildcards):
     """Exactly what changes one cell's result."""
-    return transfer_settings(
+    cell = TransferCell(
         init=wildcards.init,
         row=WHOLE[wildcards.model],
         patch_row=whole_patch_choice(wildcards.model).row,
+        size=wildcards.size,
+        seed=int(wildcards.seed),
+    )
+    return transfer_settings(
+        cell,
         transfer=config["transfer"],
         whole=config["whole_image"],
         augment=config["patch_training"]["augment"],
         image_size=image_size(),
         patch_size=patch_size(),
-        size=wildcards.size,
-        seed=int(wildcards.seed),
     )
 
 

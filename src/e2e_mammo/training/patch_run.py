@@ -78,6 +78,18 @@ def _score_splits(model, data, dev, cfg: FitConfig, batch_size: int):
 
 
 @dataclass(frozen=True)
+class PatchRowFiles:
+    """The files of one Table 1 row's job: the patch set's arrays (``patches_dir``), the
+    pixel mean (``mean_json``), the output folder and, for ``init: imagenet``, the ImageNet
+    weights file (its content is part of the job's identity; its path is not)."""
+
+    patches_dir: Path
+    mean_json: Path
+    out_dir: Path
+    weights: Path | None = None
+
+
+@dataclass(frozen=True)
 class _RowInputs:
     settings: Mapping[str, Any]
     patches_dir: Path
@@ -128,20 +140,14 @@ def _train(ctx: JobContext, row: _RowInputs) -> JobOutcome:
 def train_patch_row(
     row_name: str,
     settings: Mapping[str, Any],
-    patches_dir: Path,
-    mean_json: Path,
-    out_dir: Path,
-    *,
+    files: PatchRowFiles,
     tracking: TrackingConfig,
-    weights: Path | None = None,
     threads: int = 1,
     device: str = "auto",
 ) -> dict:
-    """Train (or resume an interrupted) Table 1 row; write its outputs; return ``result.json``.
-
-    ``weights``: the ImageNet file of a row with ``init: imagenet`` (its content is part of the
-    job's identity; its path is not).
-    """
+    """Train (or resume an interrupted) Table 1 row; write its outputs; return ``result.json``."""
+    patches_dir, mean_json, out_dir = files.patches_dir, files.mean_json, files.out_dir
+    weights = files.weights
     torch.set_num_threads(max(1, threads))
     mean = float(json.loads(Path(mean_json).read_text())["mean"])
     inputs = tuple(patches_dir / f"{s}.{ext}" for s in SPLITS for ext in ("npy", "csv"))

@@ -20,6 +20,7 @@ layers only, at its rate and ``whole_image.epoch_scale``), then the transfer arm
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from e2e_mammo.preprocess.subsets import size_label
@@ -154,24 +155,35 @@ def cell_schedule(
     return schedule_to_config(stages)
 
 
+@dataclass(frozen=True)
+class TransferCell:
+    """One cell of the INbreast sweep: how it starts (``init``: the fine-tuned CBIS-DDSM model
+    or the control on its patch classifier), which Table 2/3 ``row`` (and its patch classifier
+    ``patch_row``), the training-subset ``size`` and the ``seed``."""
+
+    init: str
+    row: Mapping[str, Any]
+    patch_row: str
+    size: int | str
+    seed: int
+
+
 def transfer_settings(
+    cell: TransferCell,
     *,
-    init: str,
-    row: Mapping[str, Any],
-    patch_row: str,
     transfer: Mapping[str, Any],
     whole: Mapping[str, Any],
     augment: Mapping[str, Any],
     image_size: tuple[int, int],
     patch_size: int,
-    size: int | str,
-    seed: int,
 ) -> dict[str, Any]:
     """Everything that changes one cell's result, and nothing else (plain types).
 
-    ``row`` is the Table 2/3 entry of the model, ``transfer`` params.yaml's ``transfer`` block,
-    ``whole`` its ``whole_image`` block (decay, batch-norm handling, heatmap activation).
+    ``transfer`` is params.yaml's ``transfer`` block, ``whole`` its ``whole_image`` block
+    (decay, batch-norm handling, heatmap activation), ``augment`` the patch training's
+    augmentation.
     """
+    init, row, patch_row, size, seed = cell.init, cell.row, cell.patch_row, cell.size, cell.seed
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if transfer["select"] not in SELECTIONS:

@@ -59,6 +59,7 @@ from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.staged import schedule_from_config
 from e2e_mammo.training.transfer_plan import INITS as INITS
 from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS
+from e2e_mammo.training.transfer_plan import TransferCell as TransferCell
 from e2e_mammo.training.transfer_plan import transfer_settings as transfer_settings
 from e2e_mammo.training.whole_run import (
     build_from_patch_model,
