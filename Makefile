@@ -49,9 +49,11 @@ test: $(STAMP)
 	@# --dist loadfile: a test module stays on one worker, so the tiny pipeline of test_workflow.py runs once
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
 
-# The parameter reference in docs/parameters.md, generated from the schema's descriptions.
+# Generated files: the parameter reference in docs/parameters.md (from the schema's
+# descriptions) and the CI-sized configuration .test/params.yaml (params.yaml + .test/overrides.yaml).
 docs: $(STAMP)
 	$(BIN)/python tools/params_reference.py
+	$(BIN)/python tools/test_config.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts bench tools

@@ -9,7 +9,6 @@ results: the report, the DVC round trip, parallel jobs on the SQLite store, pred
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -33,49 +32,23 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 SUBMIT = ROOT / "tests/cluster/submit.sh"
 
 
+#: The CI-sized configuration (.test/params.yaml: params.yaml with .test/overrides.yaml).
+TEST_PARAMS = ROOT / ".test" / "params.yaml"
+
+
 def tiny_params() -> dict:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    tiny = copy.deepcopy(params)
-    tiny["data"]["cbis_ddsm"]["synthetic"].update(n_patients=14, image_size=[200, 128])
-    tiny["data"]["inbreast"]["synthetic"].update(n_patients=10, image_size=[200, 160])
-    tiny["convert"]["size"] = [192, 144]
-    tiny["patch_training"]["epoch_scale"] = 0.01
-    tiny["patch_training"]["batch_size"] = 16
-    tiny["split"]["cbis_ddsm"].update(test_frac=0.3, val_frac=0.3)  # both classes in each
-    tiny["whole_image"].update(rows=TINY_WHOLE_ROWS, epoch_scale=0.01, workers=1)
-    tiny["whole_image"]["bootstrap"]["n_boot"] = 50
-    tiny["two_step"].update(n_estimators=10, min_samples_split=2)
-    tiny["figures"].update(fig2_rows=["vgg-s10-vgg512x3", "vgg-s10-vgg128-64"], heatmap_images=2)
-    tiny["ensemble"]["families"] = TINY_FAMILIES
-    tiny["transfer"].update(epoch_scale=0.005, ensemble_size=40)  # 1 epoch
-    tiny["transfer"]["sweep"].update(sizes=TINY_SIZES, run=[20, 40], seeds=[5])
-    # one seed per cell (the control's extra seeds are unit-tested: test_transfer_plan.py)
-    tiny["transfer"]["control"].update(seeds=[5], seed_sizes=[])
-    return tiny
+    """A fresh copy of the CI-sized configuration."""
+    return yaml.safe_load(TEST_PARAMS.read_text())
 
 
-#: Ensemble families (CBIS-DDSM: one member each, of the tiny rows r50-s10-res256-128x1 and
-#: r50-s10-vgg256-128; both are fine-tuned on INbreast, each fine-tuning job costing the suite
-#: ~15 s). The other two families' selection is unit-tested (test_ensemble*.py).
-TINY_FAMILIES = ["Resnet-Resnet", "Resnet-VGG"]
+_TINY = tiny_params()
+#: The tiny ensemble's families (one member each; see .test/overrides.yaml).
+TINY_FAMILIES = _TINY["ensemble"]["families"]
 TINY_K = len(TINY_FAMILIES)
-#: The tiny sweep: two sizes that train (20 and 40 of 72 patients: 2 and 3 of the 6 tiny
-#: training patients) and one listed as not run.
-TINY_SIZES = [20, 40, "all"]
-
-
-#: One row of every kind: ResNet top, VGG top, a hybrid (ResNet50 patch layers, VGG top),
-#: heatmap inserted, heatmap + FC, and the two-step baseline (the ensemble takes one row of each
-#: of TINY_FAMILIES). The other hybrid (VGG16 + ResNet top, the suite's costliest
-#: job at ~2 min) is left to the unit tests of every arch and top (test_whole_image.py).
-TINY_WHOLE_ROWS = [
-    "r50-s10-res256-128x1",
-    "vgg-s10-vgg128-64",
-    "r50-s10-vgg256-128",
-    "r50-s10-hm-res256-512x2",
-    "r50-s10-fc5",
-    "r50-s10-two-step",
-]
+#: The tiny sweep: two sizes that train and one listed as not run.
+TINY_SIZES = _TINY["transfer"]["sweep"]["sizes"]
+#: One whole-image row of every kind (see .test/overrides.yaml).
+TINY_WHOLE_ROWS = _TINY["whole_image"]["rows"]
 
 
 def run_snakemake(
