@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from e2e_mammo.datasets.cbis_ddsm import CSV_FILES
-from e2e_mammo.datasets.synth.cbis_ddsm import FULL_DATE, METADATA_HEADER, ROI_DATE
+from e2e_mammo.datasets.cbis_ddsm.descriptions import CSV_FILES
+from e2e_mammo.datasets.cbis_ddsm.synthetic import FULL_DATE, METADATA_HEADER, ROI_DATE
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 
 DATA = Path(__file__).parent / "data"

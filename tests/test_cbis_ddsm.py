@@ -19,15 +19,14 @@ from dicom_trees import (
     view_of,
 )
 
-from e2e_mammo.datasets.cbis_ddsm import (
+from e2e_mammo.datasets.cbis_ddsm.descriptions import (
     IMAGE_COLUMNS,
     ROI_COLUMNS,
     aggregate_images,
-    index_cbis_ddsm,
-    merge_listings,
-    plan_listings,
     read_description_csvs,
 )
+from e2e_mammo.datasets.cbis_ddsm.index import index_cbis_ddsm
+from e2e_mammo.datasets.cbis_ddsm.listings import merge_listings, plan_listings
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.exclusions import read_exclusions

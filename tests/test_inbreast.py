@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dicom_trees import INBREAST_CSV, build_inbreast_tree, read_inbreast_rows
 
-from e2e_mammo.datasets.inbreast import (
+from e2e_mammo.datasets.inbreast.index import (
     IMAGE_COLUMNS,
     birads_label,
     index_inbreast,

@@ -13,8 +13,13 @@ import pandas as pd
 import pydicom
 import pytest
 
-from e2e_mammo.datasets.synth import cbis_ddsm
-from e2e_mammo.datasets.synth.cbis_ddsm import CALC_HEADER, CSV_FILES, MASS_HEADER, synth_cbis_ddsm
+from e2e_mammo.datasets.cbis_ddsm import synthetic as cbis_ddsm
+from e2e_mammo.datasets.cbis_ddsm.synthetic import (
+    CALC_HEADER,
+    CSV_FILES,
+    MASS_HEADER,
+    synth_cbis_ddsm,
+)
 
 SIZE = (256, 160)
 N = 14

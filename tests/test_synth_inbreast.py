@@ -12,7 +12,7 @@ import pandas as pd
 import pydicom
 import pytest
 
-from e2e_mammo.datasets.synth.inbreast import CSV_HEADER, FILE_RE, synth_inbreast
+from e2e_mammo.datasets.inbreast.synthetic import CSV_HEADER, FILE_RE, synth_inbreast
 
 SIZE = (256, 208)
 N = 10

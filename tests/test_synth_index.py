@@ -7,9 +7,11 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm, read_description_csvs, view_id
-from e2e_mammo.datasets.inbreast import index_inbreast, read_inbreast_csv
-from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
+from e2e_mammo.datasets.cbis_ddsm.descriptions import read_description_csvs, view_id
+from e2e_mammo.datasets.cbis_ddsm.index import index_cbis_ddsm
+from e2e_mammo.datasets.cbis_ddsm.synthetic import synth_cbis_ddsm
+from e2e_mammo.datasets.inbreast.index import index_inbreast, read_inbreast_csv
+from e2e_mammo.datasets.inbreast.synthetic import synth_inbreast
 
 
 @pytest.fixture(scope="module", params=["descriptive", "classic"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_mammo.datasets.synth import synth_inbreast
+from e2e_mammo.datasets.inbreast.synthetic import synth_inbreast
 from e2e_mammo.datasets.synth.staging import MARKER, is_synthetic_tree, staged_output
 from e2e_mammo.errors import OutputError
 

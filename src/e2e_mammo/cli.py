@@ -38,7 +38,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
+    from e2e_mammo.datasets.cbis_ddsm.synthetic import synth_cbis_ddsm
+    from e2e_mammo.datasets.inbreast.synthetic import synth_inbreast
 
     # options left out keep the generator's own defaults
     options = {"n_patients": args.patients, "image_size": args.size, "seed": args.seed}
@@ -52,7 +53,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_index(args: argparse.Namespace) -> None:
     if args.dataset == "cbis-ddsm":
-        from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm
+        from e2e_mammo.datasets.cbis_ddsm.index import index_cbis_ddsm
 
         csv_dir = Path(args.csv_dir) if args.csv_dir else None
         result = index_cbis_ddsm(
@@ -63,7 +64,7 @@ def cmd_index(args: argparse.Namespace) -> None:
             official_overlap=args.official_overlap,
         )
     else:
-        from e2e_mammo.datasets.inbreast import index_inbreast
+        from e2e_mammo.datasets.inbreast.index import index_inbreast
 
         result = index_inbreast(Path(args.root), Path(args.out), strict=args.strict)
     print(

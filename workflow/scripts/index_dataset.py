@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from e2e_mammo.datasets.cbis_ddsm import index_cbis_ddsm
-from e2e_mammo.datasets.inbreast import index_inbreast
+from e2e_mammo.datasets.cbis_ddsm.index import index_cbis_ddsm
+from e2e_mammo.datasets.inbreast.index import index_inbreast
 from e2e_mammo.logs import log_to_file
 
 snakemake = globals()["snakemake"]

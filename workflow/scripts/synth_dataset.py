@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from e2e_mammo.datasets.synth import synth_cbis_ddsm, synth_inbreast
+from e2e_mammo.datasets.cbis_ddsm.synthetic import synth_cbis_ddsm
+from e2e_mammo.datasets.inbreast.synthetic import synth_inbreast
 from e2e_mammo.logs import log_to_file
 
 snakemake = globals()["snakemake"]

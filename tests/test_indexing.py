@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2e_mammo.datasets.index_common import (
+from e2e_mammo.datasets.indexing import (
     ExclusionLog,
     dicom_folders,
     finish_index,

@@ -5,11 +5,11 @@
   :class:`~e2e_mammo.errors.DatasetError` naming the file (and CSV row) at the first problem
   (:meth:`ExclusionLog.record` records a leave-out that is not a problem, even in strict mode);
 - :func:`require_dataset_folder`, the two hard errors every indexer starts with;
-- :func:`read_table`, a careful CSV reader (delimiter check, empty file, missing columns,
+- :func:`read_dataset_csv`, a careful CSV reader (delimiter check, empty file, missing columns,
   column-name normalisation, stripped string values), and :func:`same_values`, which tells an
   exact duplicate record from a conflicting one;
 - :func:`dicom_folders`, one sorted walk of a folder's ``.dcm`` files;
-- :func:`read_header`, a header-only DICOM read with a truncation check;
+- :func:`read_file_header`, a header-only DICOM read with a truncation check;
 - :func:`write_outputs`, the atomic writing of ``images.csv``, ``rois.csv`` and ``exclusions.csv``,
   and :func:`finish_index`, which sorts, writes, logs and returns an :class:`IndexResult`.
 
@@ -127,7 +127,7 @@ def dicom_folders(top: Path) -> dict[tuple[str, ...], list[str]]:
     return found
 
 
-def read_table(
+def read_dataset_csv(
     path: Path,
     required: tuple[str, ...],
     delimiter: str = ",",
@@ -218,7 +218,7 @@ class Header:
     file_size: int
 
 
-def read_header(path: str | Path) -> Header:
+def read_file_header(path: str | Path) -> Header:
     """Read a DICOM header without pixels and check the file is long enough for its pixel data.
 
     Raises:

@@ -37,14 +37,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from e2e_mammo.datasets.index_common import (
+from e2e_mammo.datasets.indexing import (
     ExclusionLog,
     IndexResult,
     dicom_folders,
     finish_index,
     is_missing,
-    read_header,
-    read_table,
+    read_dataset_csv,
+    read_file_header,
     require_dataset_folder,
     same_values,
 )
@@ -131,7 +131,9 @@ def read_inbreast_csv(path: Path) -> pd.DataFrame:
         DatasetError: empty file, wrong delimiter, or a missing column.
     """
     path = Path(path)
-    frame = read_table(path, REQUIRED_COLUMNS, delimiter=";", allowed_delimiters=(";", "\t", ","))
+    frame = read_dataset_csv(
+        path, REQUIRED_COLUMNS, delimiter=";", allowed_delimiters=(";", "\t", ",")
+    )
     out = pd.DataFrame(index=frame.index)
     out["file_name"] = frame["file_name"].map(_normalise_file_name)
     out["source_row"] = frame["_row"].astype(int)
@@ -260,7 +262,7 @@ def _index_image(
         return None
     path, match = found
     try:
-        header = read_header(path)
+        header = read_file_header(path)
     except ValueError as exc:
         xlog.exclude(name, path, str(exc))
         return None

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from e2e_mammo.datasets.inbreast import VIEW_TOKENS
+from e2e_mammo.datasets.inbreast.index import VIEW_TOKENS
 from e2e_mammo.datasets.synth.dicom_writer import (
     DIGITAL_MAMMOGRAPHY_PRESENTATION,
     DicomHeader,

@@ -44,7 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from e2e_mammo.datasets.cbis_ddsm import CSV_FILES as DESCRIPTION_CSVS
+from e2e_mammo.datasets.cbis_ddsm.descriptions import CSV_FILES as DESCRIPTION_CSVS
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, make_uid, write_dicom
 from e2e_mammo.datasets.synth.phantom import Finding, Rendered, render_mammogram
 from e2e_mammo.datasets.synth.staging import staged_output
