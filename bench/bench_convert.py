@@ -5,7 +5,7 @@ folder, then times, on the same files:
 
 (a) baseline: ``pydicom.dcmread(p).pixel_array`` -> ``cv2.resize(INTER_AREA)`` -> min-max to
     uint16 -> ``cv2.imwrite`` PNG, one file after another in this process;
-(b) ``convert_dataset(..., threads=os.cpu_count())`` (``e2e_mammo.preprocess.convert_stage``);
+(b) ``convert_dataset(..., threads=os.cpu_count())`` (``e2e_mammo.preprocess.convert.stage``);
 (c) ``convert_dataset(..., threads=1)`` (in-process: the per-image cost without parallelism).
 
 Each is run ``--repeat`` times, interleaved (fresh output folder each time); the first and the
@@ -35,7 +35,7 @@ import pandas as pd
 import pydicom
 
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
-from e2e_mammo.preprocess.convert_stage import convert_dataset
+from e2e_mammo.preprocess.convert.stage import convert_dataset
 
 SIZE = (1152, 896)
 

@@ -29,7 +29,7 @@ from e2e_mammo.evaluation.paired import paired_auc_difference
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.transfer_plan import TransferCell
-from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell, transfer_settings
+from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell, transfer_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("fixed", "batch")

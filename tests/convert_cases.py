@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
-from e2e_mammo.preprocess.convert_stage import convert_dataset
+from e2e_mammo.preprocess.convert.stage import convert_dataset
 
 SIZE = (32, 24)  # (height, width) of the output PNGs
 

@@ -9,9 +9,9 @@ import pandas as pd
 from convert_cases import make_dataset as _dataset
 from convert_cases import run_convert as _run
 
-import e2e_mammo.preprocess.convert_worker as convert_worker
-from e2e_mammo.preprocess.convert_journal import Journal, fingerprint, load_journal, reusable
-from e2e_mammo.preprocess.convert_worker import ImageTask
+import e2e_mammo.preprocess.convert.worker as convert_worker
+from e2e_mammo.preprocess.convert.journal import Journal, fingerprint, load_journal, reusable
+from e2e_mammo.preprocess.convert.worker import ImageTask
 
 
 def _task(tmp_path: Path, **changes) -> ImageTask:

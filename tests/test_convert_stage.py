@@ -12,13 +12,13 @@ from convert_cases import SIZE, image_pixels, mask_pixels, read_png
 from convert_cases import make_dataset as _dataset
 from convert_cases import run_convert as _run
 
-import e2e_mammo.preprocess.convert_worker as convert_worker
+import e2e_mammo.preprocess.convert.worker as convert_worker
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.errors import DatasetError, OutputError
 from e2e_mammo.exclusions import read_exclusions
 from e2e_mammo.io import atomic_write, read_table
-from e2e_mammo.preprocess.convert_journal import JOURNAL_NAME, load_journal
-from e2e_mammo.preprocess.convert_stage import (
+from e2e_mammo.preprocess.convert.journal import JOURNAL_NAME, load_journal
+from e2e_mammo.preprocess.convert.stage import (
     IMAGE_COLUMNS,
     MASK_COLUMNS,
     convert_dataset,

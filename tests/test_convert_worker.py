@@ -12,8 +12,8 @@ from convert_cases import make_dataset as _dataset
 from convert_cases import read_png
 from convert_cases import run_convert as _run
 
-import e2e_mammo.preprocess.convert_worker as convert_worker
-from e2e_mammo.preprocess.convert_worker import ImageTask, convert_image, write_png
+import e2e_mammo.preprocess.convert.worker as convert_worker
+from e2e_mammo.preprocess.convert.worker import ImageTask, convert_image, write_png
 
 
 def test_write_png_leaves_only_the_target(tmp_path):
@@ -93,7 +93,7 @@ def test_parallel_from_unguarded_script(tmp_path):
     images_csv, _ = _dataset(tmp_path, n=3, rois=False)
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "from e2e_mammo.preprocess.convert_stage import convert_dataset\n"
+        "from e2e_mammo.preprocess.convert.stage import convert_dataset\n"
         f"res = convert_dataset({str(images_csv)!r}, {str(tmp_path / 'out')!r}, size=(32, 24),"
         " threads=2, progress=False)\n"
         "print('converted', len(res.manifest))\n"

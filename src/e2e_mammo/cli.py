@@ -75,7 +75,7 @@ def cmd_index(args: argparse.Namespace) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
-    from e2e_mammo.preprocess.convert_stage import convert_dataset
+    from e2e_mammo.preprocess.convert.stage import convert_dataset
 
     result = convert_dataset(
         Path(args.images),

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.preprocess.convert_stage import convert_dataset
+from e2e_mammo.preprocess.convert.stage import convert_dataset
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -5,7 +5,7 @@ from pathlib import Path
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
-from e2e_mammo.training.patch_run import PatchRowFiles, train_patch_row
+from e2e_mammo.training.patch_stage import PatchRowFiles, train_patch_row
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

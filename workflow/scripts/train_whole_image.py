@@ -6,7 +6,7 @@ from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
-from e2e_mammo.training.whole_run import WholeRowInputs, train_whole_row
+from e2e_mammo.training.whole_stage import WholeRowInputs, train_whole_row
 
 
 def main() -> None:

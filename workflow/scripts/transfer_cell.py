@@ -6,7 +6,7 @@ from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
-from e2e_mammo.training.transfer_run import TransferInputs, transfer_cell
+from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
 
 
 def main() -> None:

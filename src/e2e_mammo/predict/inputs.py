@@ -8,7 +8,7 @@ an extension that carry DICOM's ``DICM`` marker; its other files are listed as i
 :func:`read_input` gives the network's input exactly as training saw it: a DICOM goes through
 the converter's reader (modality LUT, VOI LUT or window, MONOCHROME1 inversion:
 :mod:`e2e_mammo.preprocess.dicom`) and resize (``INTER_AREA``, the bundle's intensity mapping:
-:mod:`e2e_mammo.preprocess.convert`); a PNG (8- or 16-bit grey) takes the same resize and
+:mod:`e2e_mammo.preprocess.convert.pixels`); a PNG (8- or 16-bit grey) takes the same resize and
 mapping, so a PNG the converter wrote is used as it is. Every problem is an
 :class:`InputError` with a reason for ``failures.csv``; no header identifier is ever read into
 a message or a result.
@@ -38,7 +38,7 @@ from e2e_mammo.errors import DatasetError
 from e2e_mammo.predict.gating import Gate, NotAnImage, burned_in_annotation, not_an_image, refusal
 from e2e_mammo.predict.names import Namer
 from e2e_mammo.predict.views import Views, combine, header_views, views_from_name
-from e2e_mammo.preprocess.convert import resize_image
+from e2e_mammo.preprocess.convert.pixels import resize_image
 from e2e_mammo.preprocess.dicom import MAX_PIXELS
 
 DICOM_SUFFIXES = (".dcm", ".dicom")

@@ -1,9 +1,9 @@
 """The torch-free part of a Table 1 row: its initialisation and its training settings.
 
 :func:`row_training_settings` is exactly what changes a row's result (see
-:mod:`e2e_mammo.training.patch_run`, which runs the job). It lives here, apart from the job, so
+:mod:`e2e_mammo.training.patch_stage`, which runs the job). It lives here, apart from the job, so
 that the workflow's parse (which computes it for every row) imports neither torch nor sklearn;
-``patch_run`` re-exports every name.
+``patch_stage`` re-exports every name.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def freeze_frozen_batchnorm(model: nn.Module, fixed_stats: Sequence[str] = ()) -
     still train; their running statistics stay as they are).
 
     Call after ``model.train()``; see the module doc for why. ``fixed_stats=("backbone",)`` is
-    the whole-image stage's choice at batch 2 (:mod:`e2e_mammo.training.whole_run`).
+    the whole-image stage's choice at batch 2 (:mod:`e2e_mammo.training.whole_stage`).
     """
     from torch import nn
 

@@ -14,7 +14,7 @@ warm-up the CBIS-DDSM models had before transfer (``whole_image.schedule``'s fir
 layers only, at its rate and ``whole_image.epoch_scale``), then the transfer arm's fine-tuning.
 
 :func:`transfer_settings` is exactly what changes a cell's result (the job is
-:mod:`e2e_mammo.training.transfer_run`'s); it is here, torch-free, for the workflow's parse.
+:mod:`e2e_mammo.training.transfer_stage`'s); it is here, torch-free, for the workflow's parse.
 """
 
 from __future__ import annotations

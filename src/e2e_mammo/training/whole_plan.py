@@ -7,7 +7,7 @@
   profile). Any other row is listed in its table as ``not in demo`` with the switch that runs
   it; a row whose patch classifier did not train is ``not run`` with the reason.
 * :func:`whole_training_settings` is exactly what changes a row's result (the job is
-  :mod:`e2e_mammo.training.whole_run`'s); it is here, torch-free, for the workflow's parse.
+  :mod:`e2e_mammo.training.whole_stage`'s); it is here, torch-free, for the workflow's parse.
 """
 
 from __future__ import annotations

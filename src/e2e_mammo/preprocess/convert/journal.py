@@ -22,7 +22,7 @@ import json
 import os
 from pathlib import Path
 
-from e2e_mammo.preprocess.convert_worker import PNG_PARAMS, ImageTask, Record
+from e2e_mammo.preprocess.convert.worker import PNG_PARAMS, ImageTask, Record
 
 #: File name of the journal inside the stage's output folder.
 JOURNAL_NAME = ".convert-journal.csv"

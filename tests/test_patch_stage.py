@@ -16,7 +16,7 @@ from e2e_mammo.models.pretrained import MissingWeightsError, weights_file_name
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.patch_run import (
+from e2e_mammo.training.patch_stage import (
     PatchRowFiles,
     choose_pretrained,
     record_row_not_run,
@@ -148,7 +148,7 @@ def test_row_without_weights_writes_not_run_result(tmp_path: Path, empty_torch_h
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path, dict]:
     """One row trained on a tiny patch set (patches folder, output folder, result)."""
-    folder = tmp_path_factory.mktemp("patch_run")
+    folder = tmp_path_factory.mktemp("patch_stage")
     patches = _patch_set(folder / "patches")
     return patches, folder / "out", _train(patches, folder / "out")
 

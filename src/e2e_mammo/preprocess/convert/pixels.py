@@ -1,7 +1,7 @@
 """Conversion pixels: a mammogram and its ROI masks resized to the network's input size.
 
 Pure array logic, no files (the stage that reads DICOMs and writes PNGs is
-:mod:`e2e_mammo.preprocess.convert_stage`; see there for the layout of the conversion modules).
+:mod:`e2e_mammo.preprocess.convert.stage`; see there for the layout of the conversion modules).
 
 * :func:`resize_image`: resized to ``size`` = (height, width) with ``cv2.INTER_AREA``, the
   aspect ratio forced (Shen et al. 2019 resize every image to 1152x896), then mapped to 16 bits.

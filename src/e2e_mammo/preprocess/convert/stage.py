@@ -3,18 +3,18 @@
 The stage is four modules, one concern each, so that the pixels can be read (and tested)
 without the files, and the worker processes load only what they run:
 
-* :mod:`~e2e_mammo.preprocess.convert` -- the pixels: resize, intensity, mask resizing (pure);
-* :mod:`~e2e_mammo.preprocess.convert_worker` -- one image in, its PNGs out; serial or over a
+* :mod:`~e2e_mammo.preprocess.convert.pixels` -- the pixels: resize, intensity, masks (pure);
+* :mod:`~e2e_mammo.preprocess.convert.worker` -- one image in, its PNGs out; serial or over a
   process pool (the only module the workers import);
-* :mod:`~e2e_mammo.preprocess.convert_journal` -- resume: fingerprints and the journal;
+* :mod:`~e2e_mammo.preprocess.convert.journal` -- resume: fingerprints and the journal;
 * this module -- reading the index tables, planning the work, exclusions and the output tables.
 
 Outputs under ``out_dir``:
 
 * ``images/<image_id>.png`` -- 16-bit greyscale at ``size`` = (height, width) (see
-  :func:`~e2e_mammo.preprocess.convert.resize_image`).
+  :func:`~e2e_mammo.preprocess.convert.pixels.resize_image`).
 * ``masks/<image_id>_<abnormality_id>.png`` -- 8-bit 0/255 at the same ``size`` (see
-  :func:`~e2e_mammo.preprocess.convert.resize_mask`). A mask with no foreground is excluded.
+  :func:`~e2e_mammo.preprocess.convert.pixels.resize_mask`). A mask with no foreground is excluded.
   Two ROIs never share a file: a name whose ids needed sanitising (``a/b``), or that would
   equal another ROI's (image ``P_1`` ROI ``2_3`` and image ``P_1_2`` ROI ``3``, or names that
   differ only in letter case), gets a hash of the exact id pair (``..._<10 hex>.png``); the
@@ -26,14 +26,14 @@ Outputs under ``out_dir``:
 The three tables quote the datasets' own IDs, so they are written spreadsheet-safe (``safe=True``
 of :func:`~e2e_mammo.io.atomic_write_csv`; :func:`~e2e_mammo.io.read_table` undoes it).
 
-Resuming (see :mod:`~e2e_mammo.preprocess.convert_journal`): a rerun skips images whose PNGs
+Resuming (see :mod:`~e2e_mammo.preprocess.convert.journal`): a rerun skips images whose PNGs
 exist and whose journal fingerprint matches. The three CSVs are written atomically only at the
 end (``manifest.csv`` last), so an interrupted run never leaves a manifest that looks complete.
 A full disk (``ENOSPC``, ``EDQUOT``) stops the stage with an
 :class:`~e2e_mammo.errors.OutputError` naming ``out_dir``: the images finished so far stay in
 the journal and no partial PNG is left, so a rerun after freeing space converts only the rest.
 Running out of memory on one image excludes that image (see
-:mod:`~e2e_mammo.preprocess.convert_worker`).
+:mod:`~e2e_mammo.preprocess.convert.worker`).
 
 Relative ``dicom_path``/``mask_path`` values are resolved against the current directory first,
 then against the folder of the CSV that names them. ``png_path``/``mask_png_path`` are written
@@ -67,16 +67,16 @@ from e2e_mammo.errors import ConfigError, DatasetError, OutputError
 from e2e_mammo.exclusions import Exclusion, write_exclusions
 from e2e_mammo.io import atomic_write_csv, read_table
 from e2e_mammo.logs import Progress
-from e2e_mammo.preprocess import convert_worker
-from e2e_mammo.preprocess.convert import INTENSITY_MODES
-from e2e_mammo.preprocess.convert_journal import (
+from e2e_mammo.preprocess.convert import worker as convert_worker
+from e2e_mammo.preprocess.convert.journal import (
     JOURNAL_NAME,
     Journal,
     fingerprint,
     load_journal,
     reusable,
 )
-from e2e_mammo.preprocess.convert_worker import ImageTask, Record
+from e2e_mammo.preprocess.convert.pixels import INTENSITY_MODES
+from e2e_mammo.preprocess.convert.worker import ImageTask, Record
 from e2e_mammo.preprocess.paths import resolve_listed_path
 
 STAGE = "convert"
@@ -449,7 +449,7 @@ def convert_dataset(
         size: (height, width) of every output PNG.
         threads: worker processes; 1 runs in this process.
         rois_csv: optional ``rois.csv`` (needs ``image_id``, ``abnormality_id``, ``mask_path``).
-        intensity: ``"minmax"`` or ``"stored"`` (see :mod:`~e2e_mammo.preprocess.convert`).
+        intensity: ``"minmax"`` or ``"stored"`` (see :mod:`~e2e_mammo.preprocess.convert.pixels`).
         strict: raise the first :class:`DatasetError` instead of excluding the item.
         progress: print progress lines on stderr.
 

@@ -5,7 +5,7 @@ import pytest
 from image_cases import WHOLE_PARAMS
 
 from e2e_mammo.training.transfer_plan import TransferCell
-from e2e_mammo.training.transfer_run import reported_metrics, training_images, transfer_settings
+from e2e_mammo.training.transfer_stage import reported_metrics, training_images, transfer_settings
 
 ROW = {
     "row": "r",

@@ -1,7 +1,7 @@
 """Converting one image (and its ROI masks) to PNG files, in this process or in a worker pool.
 
 :func:`convert_image` is the unit of work: read the DICOM, resize it
-(:mod:`~e2e_mammo.preprocess.convert`), write the PNG, then the same for each ROI mask. It
+(:mod:`~e2e_mammo.preprocess.convert.pixels`), write the PNG, then the same for each ROI mask. It
 returns a small JSON-able record (what the manifest and the resume journal need); a
 :class:`~e2e_mammo.errors.DatasetError` becomes data in the record, since the stage decides
 whether it excludes or raises. Each PNG is written atomically (:func:`e2e_mammo.io.atomic_path`,
@@ -40,7 +40,7 @@ import numpy as np
 
 from e2e_mammo.errors import DatasetError
 from e2e_mammo.io import atomic_write
-from e2e_mammo.preprocess.convert import resize_image, resize_mask
+from e2e_mammo.preprocess.convert.pixels import resize_image, resize_mask
 from e2e_mammo.preprocess.dicom import ImageInfo, read_image_with_info, read_mask
 from e2e_mammo.start_method import start_method
 
@@ -210,7 +210,7 @@ def run_pool(tasks: list[ImageTask], threads: int) -> Iterator[tuple[ImageTask, 
     # cv2.resize after the parent used it); the preload keeps worker start-up cheap.
     ctx = multiprocessing.get_context(start_method())
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["e2e_mammo.preprocess.convert_worker"])
+        ctx.set_forkserver_preload(["e2e_mammo.preprocess.convert.worker"])
     window = threads * 2  # bounded in-flight work keeps memory flat
     pending: dict[Future[Record], ImageTask] = {}
     queue = iter(tasks)

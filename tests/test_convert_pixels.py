@@ -15,7 +15,7 @@ from convert_cases import run_convert as _run
 
 from e2e_mammo.constants import PNG_MAX
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
-from e2e_mammo.preprocess.convert import resize_image, resize_mask
+from e2e_mammo.preprocess.convert.pixels import resize_image, resize_mask
 
 # --------------------------------------------------------------------------------------------
 # resize_image / resize_mask on arrays

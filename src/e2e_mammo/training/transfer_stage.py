@@ -61,7 +61,7 @@ from e2e_mammo.training.transfer_plan import INITS as INITS
 from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS
 from e2e_mammo.training.transfer_plan import TransferCell as TransferCell
 from e2e_mammo.training.transfer_plan import transfer_settings as transfer_settings
-from e2e_mammo.training.whole_run import (
+from e2e_mammo.training.whole_stage import (
     build_from_patch_model,
     patch_head_entry,
     row_spec,
