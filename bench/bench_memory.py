@@ -98,11 +98,17 @@ def child(args: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from e2e_mammo.models import build_patch_classifier
+    from e2e_mammo.models.patch_classifier import build_patch_classifier
     from e2e_mammo.models.whole_image import build_whole_image_classifier
-    from e2e_mammo.training import Stage, apply_stage, freeze_frozen_batchnorm, make_optimizer
+    from e2e_mammo.plan.schedules import Stage
     from e2e_mammo.training.loop import balanced_sample_weights
-    from e2e_mammo.training.staged import KERAS_L2_FACTOR, head_kernels
+    from e2e_mammo.training.staged import (
+        KERAS_L2_FACTOR,
+        apply_stage,
+        freeze_frozen_batchnorm,
+        head_kernels,
+        make_optimizer,
+    )
 
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"

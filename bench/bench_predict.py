@@ -38,7 +38,6 @@ from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.datasets.synth.dicom_writer import DicomHeader, write_dicom
 from e2e_mammo.datasets.synth.phantom import Finding, render_mammogram
 from e2e_mammo.evaluation.tta import flip_views
-from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.models.bundle import (
     heatmap_head,
     linear_head_entry,
@@ -47,6 +46,7 @@ from e2e_mammo.models.bundle import (
     provenance_record,
     save_bundle,
 )
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 from e2e_mammo.predict.inputs import find_inputs, read_input
 from e2e_mammo.predict.run import PredictOptions, predict

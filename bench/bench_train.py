@@ -35,9 +35,10 @@ import torch.nn.functional as F
 from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.data import PatchArrayDataset, WholeImageDataset, make_loader
 from e2e_mammo.data.augment import AugmentConfig
-from e2e_mammo.models import build_patch_classifier
-from e2e_mammo.training import Stage, apply_stage, make_optimizer
+from e2e_mammo.models.patch_classifier import build_patch_classifier
+from e2e_mammo.plan.schedules import Stage
 from e2e_mammo.training.loop import EpochSettings, train_one_epoch
+from e2e_mammo.training.staged import apply_stage, make_optimizer
 
 
 def bare_epoch(model, batches, optimizer) -> None:

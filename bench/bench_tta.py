@@ -32,7 +32,7 @@ import time
 import torch
 
 from e2e_mammo.evaluation.tta import flip_tta_probs
-from e2e_mammo.models import build_patch_classifier
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.whole_image import build_whole_image_classifier
 
 DEFAULT_TOP = {"type": "resnet", "blocks": [[512, 512, 1024, 2], [512, 512, 1024, 2]]}

@@ -25,9 +25,9 @@ from torch.utils.data import Dataset
 from e2e_mammo.data import make_loader
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.whole_image import build_whole_image_classifier
+from e2e_mammo.plan.schedules import Stage
 from e2e_mammo.training.fit import FitConfig, FitRun, fit
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import Stage
 
 TOP = {"type": "resnet", "blocks": [[512, 512, 1024, 2], [512, 512, 1024, 2]]}
 

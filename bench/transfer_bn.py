@@ -24,12 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 from e2e_mammo.config import data_kind, load_yaml
-from e2e_mammo.evaluation.members import read_members
 from e2e_mammo.evaluation.paired import paired_auc_difference
+from e2e_mammo.plan.members import read_members
+from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
 from e2e_mammo.preprocess.patches import scaled_patch_size
 from e2e_mammo.tracking import TrackingConfig
-from e2e_mammo.training.transfer_plan import TransferCell
-from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell, transfer_settings
+from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("fixed", "batch")

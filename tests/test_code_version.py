@@ -31,20 +31,19 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     _write(pkg / "late.py", "Y = 2\n")
     _write(pkg / "typed.py", "Z = 3\n")
     _write(
-        pkg / "lazy/__init__.py",
+        pkg / "sub/__init__.py",
         """
         from typing import TYPE_CHECKING
-        _EXPORTS = {"Thing": "thing"}
         if TYPE_CHECKING:
             from e2e_mammo.typed import Z
         """,
     )
-    _write(pkg / "lazy/thing.py", "class Thing:\n    pass\n")
+    _write(pkg / "sub/thing.py", "class Thing:\n    pass\n")
     script = _write(
         tmp_path / "scripts/job.py",
         """
         from e2e_mammo.used import f
-        from e2e_mammo.lazy import Thing
+        from e2e_mammo.sub import thing
 
         def main():
             import e2e_mammo.late
@@ -64,9 +63,9 @@ def test_closure_follows_imports_transitively_and_late_ones(tree) -> None:
     assert "unused.py" not in names
 
 
-def test_closure_resolves_a_packages_first_use_exports(tree) -> None:
+def test_closure_holds_a_submodule_imported_by_name(tree) -> None:
     script, pkg = tree
-    assert {"lazy/__init__.py", "lazy/thing.py"} <= set(_names(module_closure(script, pkg), pkg))
+    assert {"sub/__init__.py", "sub/thing.py"} <= set(_names(module_closure(script, pkg), pkg))
 
 
 def test_imports_under_type_checking_do_not_count(tree) -> None:

@@ -132,7 +132,7 @@ def test_fixed_members_are_all_given_models_in_order(tmp_path, store):
 
 
 def test_members_read_back_from_the_summary_best_first(ensemble):
-    from e2e_mammo.reporting.ensemble_stage import read_members
+    from e2e_mammo.plan.members import read_members
 
     out, _ = ensemble
     assert read_members(out / "summary.json") == ["best", "good", "fair", "weak"]

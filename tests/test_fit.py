@@ -3,9 +3,9 @@ import torch
 from toy import tiny_classifier, toy_loaders
 
 from e2e_mammo.data.augment import AugmentConfig
+from e2e_mammo.plan.schedules import Stage
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.fit import Extension, FitConfig, FitRun, _extend, _RunState, fit
-from e2e_mammo.training.staged import Stage
 
 SCHEDULE = (Stage("head", 1, 1e-3, "head"), Stage("top", 2, 1e-4, "top"))
 

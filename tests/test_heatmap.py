@@ -2,13 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.models.heatmap import (
     PatchHeatmap,
     heatmap_size,
     heatmap_window,
     patch_heatmap,
 )
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 
 torch.set_num_threads(1)
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from e2e_mammo.models import build_patch_classifier
 from e2e_mammo.models.input_transform import IMAGENET_STD, InputNormalization
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 
 
 def first_conv_input(model, x):

@@ -11,10 +11,10 @@ import pytest
 import torch
 from toy import tiny_classifier, toy_loaders
 
+from e2e_mammo.plan.schedules import Stage
 from e2e_mammo.tracking import TrackingConfig, init_store
 from e2e_mammo.training.fit import FitConfig, FitRun, fit
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
-from e2e_mammo.training.staged import Stage
 
 SCHEDULE = (Stage("all", 3, 1e-3, "all"),)
 

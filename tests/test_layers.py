@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("io", "logs", "start_method", "lazy", "provenance"),
     ("config", "exclusions", "output_times", "code_version"),
     ("params_reference",),
+    ("plan",),
     ("preprocess",),
     ("datasets",),
     ("data",),

@@ -6,7 +6,7 @@ from toy import toy_patches
 from e2e_mammo.constants import RESCALE_16BIT
 from e2e_mammo.data import make_loader
 from e2e_mammo.data.augment import AugmentConfig
-from e2e_mammo.models import build_patch_classifier
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.training.loop import (
     EpochSettings,
     balanced_sample_weights,

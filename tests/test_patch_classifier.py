@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from e2e_mammo.models import CLASS_NAMES, PatchClassifier, build_patch_classifier
+from e2e_mammo.models.patch_classifier import CLASS_NAMES, PatchClassifier, build_patch_classifier
 
 
 def test_class_names_background_first():

@@ -12,18 +12,13 @@ import torch
 
 from e2e_mammo.constants import PATCH_CLASSES
 from e2e_mammo.data import load_patch_split, make_loader
-from e2e_mammo.models.pretrained import MissingWeightsError, weights_file_name
 from e2e_mammo.models.saved import load_model
+from e2e_mammo.plan.patch_rows import choose_pretrained, row_schedule, row_training_settings
+from e2e_mammo.plan.weights import MissingWeightsError, weights_file_name
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.patch_stage import (
-    PatchRowFiles,
-    choose_pretrained,
-    record_row_not_run,
-    row_schedule,
-    row_training_settings,
-    train_patch_row,
-)
+from e2e_mammo.training.not_run import record_row_not_run
+from e2e_mammo.training.patch_stage import PatchRowFiles, train_patch_row
 
 ROW_N = {"row": "resnet50-N-S10", "arch": "resnet50", "pretrained": "none", "patch_set": "S10"}
 ROW_Y = {**ROW_N, "row": "resnet50-Y-S10", "pretrained": "imagenet", "paper_accuracy": 0.89}

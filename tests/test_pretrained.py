@@ -4,15 +4,10 @@ import pytest
 import torch
 from torchvision import models as tvm
 
-from e2e_mammo.models import (
-    MissingWeightsError,
-    build_backbone,
-    build_patch_classifier,
-    imagenet_weights_path,
-    load_imagenet_backbone,
-    weights_file_name,
-)
-from e2e_mammo.models.backbones import _vgg16_features
+from e2e_mammo.models.backbones import _vgg16_features, build_backbone
+from e2e_mammo.models.patch_classifier import build_patch_classifier
+from e2e_mammo.models.pretrained import load_imagenet_backbone
+from e2e_mammo.plan.weights import MissingWeightsError, imagenet_weights_path, weights_file_name
 
 
 def test_file_names_come_from_torchvision_enums():
@@ -22,8 +17,8 @@ def test_file_names_come_from_torchvision_enums():
 
 def test_weight_url_table_equals_torchvision_enums():
     from e2e_mammo.models.backbones import ARCHS, _check_arch
-    from e2e_mammo.models.pretrained import WEIGHT_URLS, weights_url
-    from e2e_mammo.models.pretrained import _check_arch as light_check_arch
+    from e2e_mammo.plan.weights import WEIGHT_URLS, weights_url
+    from e2e_mammo.plan.weights import _check_arch as light_check_arch
 
     assert WEIGHT_URLS == {
         "resnet50": tvm.ResNet50_Weights.IMAGENET1K_V1.url,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from e2e_mammo.models import build_patch_classifier
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.saved import load_model, save_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 

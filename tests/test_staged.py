@@ -1,18 +1,20 @@
 import pytest
 import torch
 
-from e2e_mammo.models import build_patch_classifier
-from e2e_mammo.training.staged import (
-    KERAS_L2_FACTOR,
+from e2e_mammo.models.patch_classifier import build_patch_classifier
+from e2e_mammo.plan.schedules import (
     Stage,
-    apply_stage,
-    freeze_frozen_batchnorm,
-    head_kernels,
-    make_optimizer,
     scale_schedule,
     schedule_from_config,
     stage_for_epoch,
     total_epochs,
+)
+from e2e_mammo.training.staged import (
+    KERAS_L2_FACTOR,
+    apply_stage,
+    freeze_frozen_batchnorm,
+    head_kernels,
+    make_optimizer,
 )
 
 PAPER = [

@@ -2,14 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from e2e_mammo.models.top_layers import (
-    FCTop,
-    build_top,
-    describe_top,
-    resnet_stage,
-    validate_top,
-    vgg_stage,
-)
+from e2e_mammo.models.top_layers import FCTop, build_top, resnet_stage, vgg_stage
+from e2e_mammo.plan.tops import describe_top, validate_top
 
 torch.set_num_threads(1)
 

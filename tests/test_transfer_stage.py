@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from image_cases import WHOLE_PARAMS
 
-from e2e_mammo.training.transfer_plan import TransferCell
-from e2e_mammo.training.transfer_stage import reported_metrics, training_images, transfer_settings
+from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
+from e2e_mammo.training.transfer_stage import reported_metrics, training_images
 
 ROW = {
     "row": "r",

@@ -13,9 +13,9 @@ from image_cases import SIZE, WHOLE_PARAMS, write_image_dataset, write_patch_mod
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, save_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
+from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
 from e2e_mammo.tracking import PARENT_TAG, TrackingConfig, create_parent_run
-from e2e_mammo.training.transfer_plan import TransferCell
-from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell, transfer_settings
+from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
 
 TOP = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
 ROW = {"row": "tiny", "arch": "resnet50", "patch_set": "S10", "top": TOP}

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from e2e_mammo.constants import IMAGE_CLASSES, PATCH_CLASSES
-from e2e_mammo.models import build_backbone, build_patch_classifier
+from e2e_mammo.models.backbones import build_backbone
 from e2e_mammo.models.heatmap import PatchHeatmap
+from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.top_layers import FCTop
 from e2e_mammo.models.whole_image import (
     WholeImageClassifier,
@@ -11,7 +12,8 @@ from e2e_mammo.models.whole_image import (
     feature_map_size,
     whole_image_spec,
 )
-from e2e_mammo.training.staged import Stage, apply_stage
+from e2e_mammo.plan.schedules import Stage
+from e2e_mammo.training.staged import apply_stage
 
 torch.set_num_threads(1)
 
@@ -91,7 +93,7 @@ def test_shipped_params_build_heatmap_rows_with_relu():
     from pathlib import Path
 
     from e2e_mammo.config import load_yaml
-    from e2e_mammo.training.whole_plan import model_settings
+    from e2e_mammo.plan.whole_rows import model_settings
 
     params = load_yaml(Path(__file__).parents[1] / "params.yaml")
     rows = [r for r in params["table2"] + params["table3"] if r["top"]["type"] in ("fc", "resnet")]

@@ -4,7 +4,7 @@ import pytest
 from image_cases import WHOLE_PARAMS as WHOLE
 
 from e2e_mammo.evaluation.split_metrics import split_metrics
-from e2e_mammo.training.whole_stage import row_section, whole_training_settings
+from e2e_mammo.plan.whole_rows import row_section, whole_training_settings
 
 ROW = {
     "row": "r",

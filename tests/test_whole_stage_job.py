@@ -9,7 +9,8 @@ import torch
 from image_cases import SIZE, WHOLE_PARAMS, write_image_dataset, write_patch_model
 
 from e2e_mammo.models.saved import load_model
-from e2e_mammo.training.whole_stage import WholeRowInputs, train_whole_row, whole_training_settings
+from e2e_mammo.plan.whole_rows import whole_training_settings
+from e2e_mammo.training.whole_stage import WholeRowInputs, train_whole_row
 
 WHOLE = dict(WHOLE_PARAMS, accumulate=2, seed=3, epoch_scale=0.01)  # 1 + 1 epochs
 ROW = {"row": "tiny", "arch": "resnet50", "patch_set": "S10", "top": {}}

@@ -4,10 +4,9 @@ of the package reruns exactly the jobs whose code it changes (and what depends o
 A job runs its adapter script (``workflow/scripts/*.py``) and every module of the ``e2e_mammo``
 package that the script imports, transitively. :func:`module_closure` follows the ``import`` and
 ``from ... import`` statements anywhere in a module (imports inside functions included, since the
-package imports its heavy parts late), with the ``__init__`` of every package on the way, and the
-names a package exports on first use (a ``{name: submodule}`` mapping in its ``__init__``, see
-:mod:`e2e_mammo.lazy`). :func:`source_digest` hashes a file's syntax tree with its docstrings
-removed, so that an edit of a comment, a docstring or the layout changes nothing.
+package imports its heavy parts late), with the ``__init__`` of every package on the way.
+:func:`source_digest` hashes a file's syntax tree with its docstrings removed, so that an edit
+of a comment, a docstring or the layout changes nothing.
 
 Torch-free and read from the files (nothing is imported): the workflow's parse calls it for
 every rule, through one cache.
@@ -58,22 +57,6 @@ def _tree(path: Path) -> ast.Module:
     return _parse(_stamp(path))
 
 
-def _lazy_names(init: Path) -> dict[str, str]:
-    """A package's first-use exports: every ``{"name": "submodule"}`` entry of a dict literal
-    in its ``__init__`` whose value names one of its submodules."""
-    out = {}
-    for node in ast.walk(_tree(init)):
-        if not isinstance(node, ast.Dict):
-            continue
-        for key, value in zip(node.keys, node.values, strict=True):
-            if isinstance(key, ast.Constant) and isinstance(value, ast.Constant):
-                if isinstance(key.value, str) and isinstance(value.value, str):
-                    sub = init.parent / value.value
-                    if sub.with_suffix(".py").is_file() or (sub / "__init__.py").is_file():
-                        out[key.value] = value.value
-    return out
-
-
 def _from_import(node: ast.ImportFrom, here: str, package_dir: Path) -> set[str]:
     """The package modules one ``from X import a, b`` statement in module ``here`` runs."""
     if node.level:  # relative: resolved against the importing module's package
@@ -84,13 +67,9 @@ def _from_import(node: ast.ImportFrom, here: str, package_dir: Path) -> set[str]
     if base.split(".")[0] != PACKAGE:
         return set()
     found = {base}
-    init = module_file(base, package_dir)
-    lazy = _lazy_names(init) if init is not None and init.name == "__init__.py" else {}
     for alias in node.names:
         if module_file(f"{base}.{alias.name}", package_dir) is not None:
             found.add(f"{base}.{alias.name}")
-        elif alias.name in lazy:
-            found.add(f"{base}.{lazy[alias.name]}")
     return found
 
 

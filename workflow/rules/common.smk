@@ -13,13 +13,13 @@ from e2e_mammo.config import (
     validate_params,
 )
 from e2e_mammo.code_version import code_version
-from e2e_mammo.evaluation.members import read_members
+from e2e_mammo.plan.members import read_members
 from e2e_mammo.output_times import restore_output_times
 from e2e_mammo.tracking import ensure_store_record, workflow_tracking
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.preprocess.patches import scaled_patch_size
-from e2e_mammo.training.patch_plan import choose_pretrained, row_training_settings
-from e2e_mammo.training.whole_plan import (
+from e2e_mammo.plan.patch_rows import choose_pretrained, row_training_settings
+from e2e_mammo.plan.whole_rows import (
     PAPER_SWITCH,
     check_row_names,
     choose_patch_row,
@@ -28,7 +28,7 @@ from e2e_mammo.training.whole_plan import (
     row_status,
     whole_training_settings,
 )
-from e2e_mammo.training.transfer_plan import (
+from e2e_mammo.plan.transfer_cells import (
     NOT_RUN_NOTE,
     SWEEP_SWITCH,
     TransferCell,
@@ -213,7 +213,7 @@ def whole_patch_choice(name):
 
 
 def whole_status(name):
-    """ok / not in demo / not run (see e2e_mammo.training.whole_plan)."""
+    """ok / not in demo / not run (see e2e_mammo.plan.whole_rows)."""
     return row_status(
         WHOLE[name], config["whole_image"]["rows"], whole_patch_choice(name)
     )
@@ -326,7 +326,7 @@ def report_table_title(wildcards):
 
 
 # Transfer learning on INbreast (Table 4): cells (init, model, size, seed), see
-# e2e_mammo.training.transfer_plan.
+# e2e_mammo.plan.transfer_cells.
 check_transfer(config["transfer"], END_TO_END_ROWS)
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
 from e2e_mammo.tracking import job_tracking
-from e2e_mammo.training.whole_plan import record_not_run
+from e2e_mammo.training.not_run import record_not_run
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

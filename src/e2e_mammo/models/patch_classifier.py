@@ -11,7 +11,8 @@ from torch import nn
 from e2e_mammo.constants import PATCH_CLASSES
 from e2e_mammo.models.backbones import build_backbone, out_channels
 from e2e_mammo.models.input_transform import InputNormalization
-from e2e_mammo.models.pretrained import imagenet_weights_path, load_imagenet_backbone
+from e2e_mammo.models.pretrained import load_imagenet_backbone
+from e2e_mammo.plan.weights import imagenet_weights_path
 
 #: The five patch classes, index 0 = background.
 CLASS_NAMES = PATCH_CLASSES

@@ -38,10 +38,7 @@ from torch import nn
 
 # The spec's checks and table cells are torch-free (the workflow's parse needs them); they are
 # re-exported here.
-from e2e_mammo.models.top_spec import TOP_TYPES as TOP_TYPES
-from e2e_mammo.models.top_spec import describe_top as describe_top
-from e2e_mammo.models.top_spec import uses_heatmap as uses_heatmap
-from e2e_mammo.models.top_spec import validate_top as validate_top
+from e2e_mammo.plan.tops import validate_top
 
 
 def _init_conv_bn(module: nn.Module) -> None:

@@ -29,7 +29,8 @@ from e2e_mammo.models.heatmap import (
 )
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.patch_classifier import PatchClassifier
-from e2e_mammo.models.top_layers import build_top, uses_heatmap, validate_top
+from e2e_mammo.models.top_layers import build_top
+from e2e_mammo.plan.tops import uses_heatmap, validate_top
 
 
 def _down(size: int, kernel: int, stride: int, padding: int) -> int:

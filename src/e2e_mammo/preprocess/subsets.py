@@ -21,19 +21,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from e2e_mammo.plan.transfer_cells import ALL, size_label
 from e2e_mammo.preprocess.splits import patient_labels
-
-ALL = "all"
-
-
-def size_label(size: int | str) -> str:
-    """The canonical text of a size: ``"20"`` or ``"all"`` (what paths and tables show)."""
-    text = str(size).strip().lower()
-    if text == ALL:
-        return ALL
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"a subset size is a positive number of patients or 'all', got {size!r}")
-    return str(int(text))
 
 
 def subset_patient_count(size: int | str, n_patients: int, reference_patients: int) -> int:

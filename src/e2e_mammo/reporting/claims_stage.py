@@ -21,7 +21,7 @@ import pandas as pd
 
 from e2e_mammo.evaluation.predictions import read_predictions
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
-from e2e_mammo.models.top_spec import paper_family
+from e2e_mammo.plan.tops import paper_family
 from e2e_mammo.preprocess.subsets import size_label
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.reporting.claims import (

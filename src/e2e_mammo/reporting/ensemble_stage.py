@@ -34,11 +34,10 @@ from e2e_mammo.evaluation.ensemble import (
     ensemble_summary,
     select_family_members,
 )
-from e2e_mammo.evaluation.members import read_members as read_members
 from e2e_mammo.evaluation.predictions import read_predictions, write_predictions
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.logged_models import log_model_reference, register_model
-from e2e_mammo.models.top_spec import paper_family
+from e2e_mammo.plan.tops import paper_family
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.reporting.figures import plot_roc_curves
 from e2e_mammo.reporting.summaries import roc_points

@@ -41,18 +41,16 @@ from torch.utils.data import DataLoader
 from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.loaders import set_epoch
 from e2e_mammo.data.samplers import AUGMENT_STREAM, MODEL_STREAM, epoch_generator, epoch_seed
+from e2e_mammo.plan.schedules import Stage, stage_for_epoch, total_epochs
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.loop import EpochSettings, evaluate, train_one_epoch
 from e2e_mammo.training.monitor import check_monitor, improves, monitor_score
 from e2e_mammo.training.staged import (
     DECAY_CHOICES,
     KERAS_L2_FACTOR,
-    Stage,
     apply_stage,
     head_kernels,
     make_optimizer,
-    stage_for_epoch,
-    total_epochs,
 )
 
 

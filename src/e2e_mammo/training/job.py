@@ -37,6 +37,7 @@ import pandas as pd
 
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.logged_models import log_dataset_inputs, log_model_reference
+from e2e_mammo.plan.schedules import total_epochs
 from e2e_mammo.tracking import (
     Run,
     TrackingConfig,
@@ -48,7 +49,6 @@ from e2e_mammo.tracking import (
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.curves import plot_learning_curves
 from e2e_mammo.training.fit import FitConfig, FitResult, FitRun, fit
-from e2e_mammo.training.staged import total_epochs
 
 log = logging.getLogger(__name__)
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auc", "lr")

@@ -1,7 +1,7 @@
 """One row of Table 1: train a patch classifier on a patch set, score every split.
 
 The row's training settings (:func:`row_training_settings`, in the torch-free
-:mod:`e2e_mammo.training.patch_plan` and re-exported here) are exactly what changes its result:
+:mod:`e2e_mammo.plan.patch_rows` and re-exported here) are exactly what changes its result:
 architecture, patch set, initialisation and weights file, its own schedule (epochs scaled),
 its top blocks, batch size, seed, augmentation and monitor. The paper's published numbers
 never reach a training job (they go to the table). The job (:func:`train_patch_row`) runs
@@ -29,20 +29,15 @@ from e2e_mammo.constants import PATCH_CLASSES, SPLITS
 from e2e_mammo.data import load_patch_split, make_loader
 from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
-from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.saved import save_model
+from e2e_mammo.plan.schedules import schedule_from_config
 from e2e_mammo.provenance import git_commit
-from e2e_mammo.tracking import TrackingConfig, start_run
+from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.patch_plan import PretrainedChoice as PretrainedChoice
-from e2e_mammo.training.patch_plan import choose_pretrained
-from e2e_mammo.training.patch_plan import row_schedule as row_schedule
-from e2e_mammo.training.patch_plan import row_training_settings as row_training_settings
-from e2e_mammo.training.staged import schedule_from_config
 
 log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
@@ -178,39 +173,3 @@ def _init_note(label: str) -> str:
     if label.startswith("N (demo"):
         return "random initialisation (pretrained.override: none); the paper used ImageNet weights"
     return ""
-
-
-def record_row_not_run(
-    row: Mapping[str, Any], pretrained: Mapping[str, Any], out_dir: Path, tracking: TrackingConfig
-) -> dict:
-    """``result.json`` (and one MLflow run) for a row that cannot run, with the reason."""
-    choice = choose_pretrained(row, pretrained)
-    reason = choice.skip_reason or "not run"
-    log.warning("row %s not run: %s", row["row"], reason)
-    tags = {
-        "table": "1",
-        "row": row["row"],
-        "stage": "patch",
-        "status": "not run",
-        "git_commit": git_commit(),
-    }
-    with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
-        run.log_params(
-            {
-                "arch": row["arch"],
-                "patch_set": row["patch_set"],
-                "pretrained": choice.label,
-                "note": reason,
-            }
-        )
-    result = {
-        "row": row["row"],
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "pretrained_label": choice.label,
-        "status": "not run",
-        "note": reason,
-        "mlflow_run_id": run.run_id,
-    }
-    atomic_write_json(result, out_dir / "result.json")
-    return result

@@ -48,6 +48,7 @@ from e2e_mammo.evaluation.split_metrics import A_SCORE, SCORE
 from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, read_payload
+from e2e_mammo.plan.schedules import schedule_from_config
 from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
 from e2e_mammo.preprocess.subsets import subset_counts, subset_images
 from e2e_mammo.provenance import git_commit
@@ -56,11 +57,6 @@ from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import schedule_from_config
-from e2e_mammo.training.transfer_plan import INITS as INITS
-from e2e_mammo.training.transfer_plan import SELECTIONS as SELECTIONS
-from e2e_mammo.training.transfer_plan import TransferCell as TransferCell
-from e2e_mammo.training.transfer_plan import transfer_settings as transfer_settings
 from e2e_mammo.training.whole_stage import (
     build_from_patch_model,
     patch_head_entry,

@@ -19,7 +19,7 @@ stages read it and never rerun the model. ``result.json`` holds test AUC and A-A
 patient-level bootstrap interval, the validation AUCs that choose ensemble members, the best
 epoch and the row's table cells.
 
-:func:`whole_training_settings` (in the torch-free :mod:`e2e_mammo.training.whole_plan`,
+:func:`whole_training_settings` (in the torch-free :mod:`e2e_mammo.plan.whole_rows`,
 re-exported here) is exactly what changes a row's result: the paper's published
 numbers never reach a training job, and neither do loader workers or activation checkpointing
 (they change speed and memory, not results).
@@ -53,16 +53,13 @@ from e2e_mammo.models.bundle import (
 from e2e_mammo.models.heatmap import heatmap_window
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
+from e2e_mammo.plan.schedules import schedule_from_config
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
 from e2e_mammo.training.fit import Extension, FitConfig
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
-from e2e_mammo.training.staged import schedule_from_config
-from e2e_mammo.training.whole_plan import model_settings as model_settings
-from e2e_mammo.training.whole_plan import row_section as row_section
-from e2e_mammo.training.whole_plan import whole_training_settings as whole_training_settings
 
 log = logging.getLogger(__name__)
 #: Seconds between checkpoints (a ResNet50 whole-image checkpoint is ~0.5 GB with Adam state).

@@ -23,9 +23,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from e2e_mammo.preprocess.subsets import size_label
-from e2e_mammo.training.staged import scale_schedule, schedule_to_config
-from e2e_mammo.training.whole_plan import model_settings
+from e2e_mammo.plan.schedules import scale_schedule, schedule_to_config
+from e2e_mammo.plan.whole_rows import model_settings
+
+ALL = "all"
+
+
+def size_label(size: int | str) -> str:
+    """The canonical text of a size: ``"20"`` or ``"all"`` (what paths and tables show)."""
+    text = str(size).strip().lower()
+    if text == ALL:
+        return ALL
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"a subset size is a positive number of patients or 'all', got {size!r}")
+    return str(int(text))
+
 
 #: The one switch that trains every size (docs/parameters.md, "The paper profile").
 SWEEP_SWITCH = "snakemake all --profile profiles/paper (or transfer.sweep.run: all)"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e2e_mammo.models.pretrained import MissingWeightsError, imagenet_weights_path
-from e2e_mammo.training.staged import Stage, scale_schedule, schedule_to_config
+from e2e_mammo.plan.schedules import Stage, scale_schedule, schedule_to_config
+from e2e_mammo.plan.weights import MissingWeightsError, imagenet_weights_path
 
 
 @dataclass(frozen=True)

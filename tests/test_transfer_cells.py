@@ -2,7 +2,7 @@
 
 import pytest
 
-from e2e_mammo.training.transfer_plan import (
+from e2e_mammo.plan.transfer_cells import (
     NOT_RUN_NOTE,
     cell_dir,
     check_transfer,

@@ -1,6 +1,6 @@
 import pytest
 
-from e2e_mammo.training.whole_plan import (
+from e2e_mammo.plan.whole_rows import (
     PAPER_SWITCH,
     PatchChoice,
     check_row_names,

@@ -15,14 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from e2e_mammo.io import atomic_write_json
-from e2e_mammo.models.top_spec import describe_top, paper_family
-from e2e_mammo.provenance import git_commit
-from e2e_mammo.tracking import TrackingConfig, start_run
-from e2e_mammo.training.staged import scale_schedule, schedule_to_config
+from e2e_mammo.plan.schedules import scale_schedule, schedule_to_config
+from e2e_mammo.plan.tops import describe_top, paper_family
 
 log = logging.getLogger(__name__)
 #: The one switch that trains every row (docs/parameters.md, "The paper profile").
@@ -96,38 +92,6 @@ def row_meta(row: Mapping[str, Any], table: int, choice: PatchChoice) -> dict[st
         "patch_model": choice.row,
         "patch_init": choice.label,
     }
-
-
-def record_not_run(
-    row: Mapping[str, Any],
-    meta: Mapping[str, Any],
-    status: str,
-    reason: str,
-    out_dir: Path,
-    tracking: TrackingConfig,
-) -> dict[str, Any]:
-    """``result.json`` (and one MLflow run) of a row that does not train, with why and how."""
-    log.warning("row %s %s: %s", row["row"], status, reason)
-    tags = {
-        "table": str(meta.get("table", "")),
-        "row": row["row"],
-        "stage": "whole_image",
-        "status": status,
-        "git_commit": git_commit(),
-    }
-    with start_run(tracking, f"table{meta.get('table', '')}/{row['row']}", tags=tags) as run:
-        run.log_params({"arch": row["arch"], "patch_set": row["patch_set"], "note": reason})
-    result = {
-        "row": row["row"],
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        **meta,
-        "status": status,
-        "note": reason,
-        "mlflow_run_id": run.run_id,
-    }
-    atomic_write_json(result, out_dir / "result.json")
-    return result
 
 
 def not_run_reason(status: str, choice: PatchChoice) -> str:
