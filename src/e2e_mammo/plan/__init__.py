@@ -7,6 +7,6 @@ scikit-learn), and the stage modules run what it plans.
 * :mod:`.weights`: where torchvision's ImageNet weight files are looked up;
 * :mod:`.patch_rows`: a Table 1 row's settings and whether it can run here;
 * :mod:`.whole_rows`: a Table 2/3 row's settings, its section and whether the demo trains it;
-* :mod:`.transfer_cells`: the INbreast sweep's cells (model x subset size x seed) and their settings;
+* :mod:`.transfer_cells`: the INbreast sweep's cells (model x size x seed) and their settings;
 * :mod:`.members`: the ensemble's members, read back from its summary.
 """
