@@ -44,7 +44,7 @@ def predict_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     """Tiny model bundles for the predict tests, built once per test process: ``ensemble``
     (two VGG16 members at 64x48, ``m0`` without and ``m1`` with its own heatmap layer) and
     ``m0``/``m1`` (the members' own bundles)."""
-    from predict_cases import tiny_ensemble
+    from helpers.predict_cases import tiny_ensemble
 
     folder = tmp_path_factory.mktemp("predict_bundles")
     ensemble = tiny_ensemble(folder)
