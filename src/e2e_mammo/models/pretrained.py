@@ -1,12 +1,8 @@
-"""Locating and loading torchvision's ImageNet weights from local files (never downloaded).
+"""Loading torchvision's ImageNet weights into a backbone from a local file (never downloaded).
 
-The weights are looked up where torchvision itself caches them,
-``$TORCH_HOME/hub/checkpoints/<file>`` (``TORCH_HOME`` defaults to ``~/.cache/torch``), with the
-file name of torchvision's weight enums (``ResNet50_Weights.IMAGENET1K_V1`` /
-``VGG16_Weights.IMAGENET1K_V1``), so a file downloaded once by torchvision on any machine can be
-copied in as is. The URLs are kept here as a table (``tests/models/test_pretrained.py`` checks it equals
-torchvision's enums) so that finding the file imports neither torch nor torchvision: the
-workflow's parse does it for every Table 1 row.
+Where the file is looked for (``$TORCH_HOME/hub/checkpoints/<torchvision file name>``), torch-free,
+is :mod:`e2e_mammo.plan.weights`; this module reads the file, checks it is the architecture's
+weights and maps torchvision's names onto our named blocks.
 """
 
 from __future__ import annotations

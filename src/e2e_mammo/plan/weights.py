@@ -4,9 +4,9 @@ The weights are looked up where torchvision itself caches them,
 ``$TORCH_HOME/hub/checkpoints/<file>`` (``TORCH_HOME`` defaults to ``~/.cache/torch``), with the
 file name of torchvision's weight enums (``ResNet50_Weights.IMAGENET1K_V1`` /
 ``VGG16_Weights.IMAGENET1K_V1``), so a file downloaded once by torchvision on any machine can be
-copied in as is. The URLs are kept here as a table (``tests/models/test_pretrained.py`` checks it equals
-torchvision's enums) so that finding the file imports neither torch nor torchvision: the
-workflow's parse does it for every Table 1 row.
+copied in as is. The URLs are kept here as a table (``tests/models/test_pretrained.py`` checks
+it equals torchvision's enums) so that finding the file imports neither torch nor
+torchvision: the workflow's parse does it for every Table 1 row.
 """
 
 from __future__ import annotations
