@@ -1,4 +1,4 @@
-"""Tests for the paper's figures (Fig 2 loss curves, Fig 3 ROC curves, heatmap overlays)."""
+"""The paper's figures, asserted on what they draw (panels, curves, labels), and their PNGs."""
 
 from __future__ import annotations
 
@@ -8,111 +8,135 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from e2e_mammo.reporting.figures import plot_heatmap_overlays, plot_loss_curves, plot_roc_curves
+from e2e_mammo.reporting.figures import (
+    dataset_examples_figure,
+    heatmap_overlays_figure,
+    loss_curves_figure,
+    plot_roc_curves,
+    roc_curves_figure,
+    sweep_figure,
+)
+
+HISTORY = pd.DataFrame(
+    {
+        "epoch": [1, 2, 3, 4],
+        "train_loss": [0.9, 0.7, 0.5, 0.4],
+        "val_loss": [1.0, 0.8, 0.9, 0.7],
+        "stage": [1, 1, 2, 2],
+    }
+)
 
 
-def _size(path: Path) -> tuple[int, int]:
-    """(height, width) of the PNG read back; asserts it is a real, non-empty image."""
-    assert path.stat().st_size > 0
-    image = cv2.imread(str(path))
-    assert image is not None
-    return image.shape[:2]
+def _legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
-def test_loss_curves_one_panel_per_row_with_a_none_history(tmp_path: Path) -> None:
-    history = pd.DataFrame(
-        {
-            "epoch": [1, 2, 3, 4],
-            "train_loss": [0.9, 0.7, 0.5, 0.4],
-            "val_loss": [1.0, 0.8, 0.9, 0.7],
-            "stage": [1, 1, 2, 2],
-        }
-    )
-    out = tmp_path / "fig" / "fig2.png"
-    result = plot_loss_curves(
-        {"VGG16 512 x 3": history, "VGG16 512 x 1": None},
-        out,
-        notes={"VGG16 512 x 1": "not in demo"},
-    )
-    height, width = _size(result)
-    assert result == out and 900 <= width <= 1100 and 350 <= height <= 500  # two panels wide
-    assert not list(out.parent.glob(".*.tmp"))  # written atomically, nothing left behind
+def _texts(ax) -> str:
+    return " ".join(t.get_text() for t in ax.texts)
 
 
-def test_roc_curves_draw_two_and_skip_a_one_class_curve(tmp_path: Path) -> None:
+def test_loss_curves_have_a_panel_per_row_with_train_and_validation():
+    fig = loss_curves_figure({"VGG16 512 x 3": HISTORY, "VGG16 512 x 1": None})
+    ran, skipped = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["VGG16 512 x 3", "VGG16 512 x 1"]
+    train, val = ran.get_lines()[:2]
+    assert list(train.get_ydata()) == [0.9, 0.7, 0.5, 0.4]
+    assert list(val.get_ydata()) == [1.0, 0.8, 0.9, 0.7]
+    assert _legend(ran) == ["train", "validation"] and ran.get_ylabel() == "loss"
+
+
+def test_loss_curves_mark_the_stage_change():
+    ran = loss_curves_figure({"r": HISTORY}).axes[0]
+    (marker,) = ran.get_lines()[2:]
+    assert list(marker.get_xdata()) == [2.5, 2.5]  # between epochs 2 and 3
+
+
+def test_a_row_without_history_says_why_it_did_not_run():
+    fig = loss_curves_figure({"r": None}, notes={"r": "not in demo"})
+    assert _texts(fig.axes[0]) == "not run: not in demo" and not fig.axes[0].get_lines()
+
+
+def test_roc_curves_draw_each_model_with_its_auc_and_skip_a_one_class_curve():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 40)
     curves = {
         "Resnet-Resnet": (labels, labels * 0.5 + rng.random(40)),
-        "Ensemble": (labels, labels * 0.8 + rng.random(40)),
+        "perfect": (labels, labels.astype(float)),
         "one class": (np.zeros(10, int), rng.random(10)),
     }
-    height, width = _size(plot_roc_curves(curves, tmp_path / "fig3.png", "Fig 3a"))
-    assert 600 <= width <= 720 and 600 <= height <= 720
+    ax = roc_curves_figure(curves, "Fig 3a").axes[0]
+    legend = _legend(ax)
+    assert legend[0] == "chance" and legend[2] == "perfect (AUC = 1.00)"
+    assert legend[1].startswith("Resnet-Resnet (AUC = 0.")
+    assert legend[3] == "one class: skipped (labels hold one class)"
+    assert ax.get_xlabel() == "False positive rate" and ax.get_title() == "Fig 3a"
 
 
-def test_heatmap_overlay_when_heatmap_and_image_sizes_differ(tmp_path: Path) -> None:
+def test_overlays_show_each_image_with_its_heatmap_upsampled_to_its_size():
     rng = np.random.default_rng(1)
     items = [
-        {
-            "image": rng.integers(0, 65535, (96, 64), dtype=np.uint16),
-            "heatmap": rng.random((7, 5)),
-            "caption": f"image P_0005{i} RIGHT CC, label malignant, score 0.8{i}",
-        }
+        {"image": rng.integers(0, 65535, (96, 64), dtype=np.uint16), "heatmap": rng.random((7, 5)),
+         "caption": f"image {i}"}
         for i in range(5)
-    ]
-    height, width = _size(plot_heatmap_overlays(items, tmp_path / "heat.png", "Heatmaps"))
-    assert 1400 <= width <= 1600 and 900 <= height <= 1000  # 4 per row, 2 rows
+    ]  # fmt: skip
+    fig = heatmap_overlays_figure(items, "Heatmaps")
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert len(shown) == 5 and [ax.get_title() for ax in shown] == [f"image {i}" for i in range(5)]
+    grey, heat = shown[0].get_images()
+    assert grey.get_array().shape == heat.get_array().shape == (96, 64)
+    assert heat.get_cmap().name == "jet" and heat.get_clim() == (0, 1)
+    assert any(ax.get_ylabel() == "heatmap score" for ax in fig.axes)  # one colour bar
 
 
-def test_heatmap_overlay_single_float_image(tmp_path: Path) -> None:
-    item = {"image": np.linspace(0, 1, 40 * 30).reshape(40, 30), "heatmap": np.eye(3)}
-    height, width = _size(plot_heatmap_overlays([item], tmp_path / "one.png", "One"))
-    assert 400 <= width <= 500 and 450 <= height <= 550
+def test_overlays_of_no_image_say_so():
+    fig = heatmap_overlays_figure([], "none")
+    assert _texts(fig.axes[0]) == "no images"
 
 
-def test_sweep_plot_draws_models_the_control_and_skips_sizes_not_run(tmp_path: Path) -> None:
-    from e2e_mammo.reporting.figures import plot_sweep
-
-    frame = pd.DataFrame(
+def _sweep_frame(status, auc):
+    n = len(status)
+    return pd.DataFrame(
         {
-            "init": ["whole_image", "whole_image", "patch_only", None],
-            "model": ["m", "m", "m", None],
-            "status": ["ok", "ok", "ok", "not in demo"],
-            "n_patients": [10, 20, 10, None],
-            "auc": [0.7, 0.8, 0.5, None],
-            "ci_low": [0.6, 0.7, 0.4, None],
-            "ci_high": [0.8, 0.9, 0.6, None],
+            "init": ["whole_image", "whole_image", "patch_only", None][:n],
+            "model": ["m", "m", "m", None][:n],
+            "status": status,
+            "n_patients": [10, 20, 10, None][:n],
+            "auc": auc,
+            "ci_low": [a - 0.1 if a else None for a in auc],
+            "ci_high": [a + 0.1 if a else None for a in auc],
         }
     )
-    out = plot_sweep(frame, tmp_path / "sweep.png", "sweep")
-    image = cv2.imread(str(out))
-    assert image is not None and image.shape[0] > 100
 
 
-def test_sweep_plot_with_nothing_run_still_writes_a_figure(tmp_path: Path) -> None:
-    from e2e_mammo.reporting.figures import plot_sweep
-
-    frame = pd.DataFrame(
-        {
-            "init": [None],
-            "model": [None],
-            "status": ["not in demo"],
-            "n_patients": [None],
-            "auc": [None],
-            "ci_low": [None],
-            "ci_high": [None],
-        }
-    )
-    assert plot_sweep(frame, tmp_path / "s.png", "sweep").stat().st_size > 0
+def test_sweep_draws_each_model_and_the_control_and_skips_cells_not_run():
+    frame = _sweep_frame(["ok", "ok", "ok", "not in demo"], [0.7, 0.8, 0.5, None])
+    ax = sweep_figure(frame, "sweep").axes[0]
+    assert _legend(ax) == ["chance", "m", "m (control: patch classifier only)"]
+    fine_tuned = ax.containers[0].lines[0]
+    assert list(fine_tuned.get_xdata()) == [10.0, 20.0]
+    assert list(fine_tuned.get_ydata()) == [0.7, 0.8]
 
 
-def test_dataset_examples_show_each_image_over_its_histogram(tmp_path: Path) -> None:
-    from e2e_mammo.reporting.figures import plot_dataset_examples
+def test_a_sweep_with_nothing_run_says_so():
+    ax = sweep_figure(_sweep_frame(["not in demo"], [None]), "sweep").axes[0]
+    assert _texts(ax) == "no cell of the sweep trained"
 
+
+def test_dataset_examples_show_each_image_over_its_histogram():
     film = np.full((64, 48), 9000, np.uint16)
     ffdm = np.full((64, 48), 40000, np.uint16)
     items = [{"image": film, "caption": "film"}, {"image": ffdm, "caption": "ffdm"}]
-    out = plot_dataset_examples(items, tmp_path / "fig4.png", "Fig 4")
+    fig = dataset_examples_figure(items, "Fig 4")
+    images, histograms = fig.axes[:2], fig.axes[2:]
+    assert [ax.get_title() for ax in images] == ["film", "ffdm"]
+    counts = [sum(p.get_height() for p in ax.patches) for ax in histograms]
+    assert counts == [64 * 48, 64 * 48]  # every breast pixel of each image counted once
+
+
+def test_a_figure_is_written_atomically_as_a_png(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 20)
+    out = plot_roc_curves({"m": (labels, rng.random(20))}, tmp_path / "fig" / "roc.png", "t")
     image = cv2.imread(str(out))
-    assert image is not None and image.shape[1] > image.shape[0] * 0.8
+    assert image is not None and 600 <= image.shape[0] <= 720
+    assert [p.name for p in out.parent.iterdir()] == ["roc.png"]

@@ -34,8 +34,15 @@ def panel_label(result: Mapping[str, Any]) -> str:
     return f"{result['arch']}, top {blocks}".strip()
 
 
-def write_fig2(result_files: Sequence[Path], out_png: Path) -> Path:
-    """Fig 2 from each row's ``result.json`` and the ``history.csv`` beside it."""
+#: Fig 2's title: our rows, beside the paper's VGG16 tops.
+FIG2_TITLE = "Fig 2: training and validation loss (ours; the paper's Fig 2 uses VGG16 tops)"
+
+
+def fig2_panels(
+    result_files: Sequence[Path],
+) -> tuple[dict[str, pd.DataFrame | None], dict[str, str]]:
+    """Fig 2's panels from each row's ``result.json`` and the ``history.csv`` beside it: the
+    history per panel label (``None`` for a row that did not train) and why those did not."""
     histories: dict[str, pd.DataFrame | None] = {}
     notes: dict[str, str] = {}
     for result_file in result_files:
@@ -47,8 +54,13 @@ def write_fig2(result_files: Sequence[Path], out_png: Path) -> Path:
         else:
             histories[label] = None
             notes[label] = f"{result.get('status')}: {result.get('note', '')}"
-    title = "Fig 2: training and validation loss (ours; the paper's Fig 2 uses VGG16 tops)"
-    return plot_loss_curves(histories, out_png, title=title, notes=notes)
+    return histories, notes
+
+
+def write_fig2(result_files: Sequence[Path], out_png: Path) -> Path:
+    """Fig 2 (:func:`fig2_panels`) drawn into ``out_png``."""
+    histories, notes = fig2_panels(result_files)
+    return plot_loss_curves(histories, out_png, title=FIG2_TITLE, notes=notes)
 
 
 def pick_examples(table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -73,14 +85,11 @@ def malignancy_heatmap(patch_model, image: np.ndarray, window: int) -> np.ndarra
     return maps[list(MALIGNANT_PATCH_CLASSES)].sum(0).clamp(0, 1).numpy()
 
 
-def write_heatmap_overlays(
-    splits_csv: Path,
-    manifest_csv: Path,
-    patch_model_path: Path,
-    settings: Mapping[str, Any],
-    out_png: Path,
-) -> Path:
-    """Overlays of ``settings["n_images"]`` test images (``image_size``, ``patch_size``)."""
+def heatmap_items(
+    splits_csv: Path, manifest_csv: Path, patch_model_path: Path, settings: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The overlays' images: ``settings["n_images"]`` test images (``image_size``), each with
+    its malignancy heatmap (``patch_size``) and a caption naming its label and top score."""
     tables = image_split_tables(splits_csv, manifest_csv)
     patch_model, _ = load_model(patch_model_path)
     window = heatmap_window(settings["patch_size"])
@@ -94,5 +103,17 @@ def write_heatmap_overlays(
             f"max malignant p {heat.max():.2f}"
         )
         items.append({"image": image, "heatmap": heat, "caption": caption})
+    return items
+
+
+def write_heatmap_overlays(
+    splits_csv: Path,
+    manifest_csv: Path,
+    patch_model_path: Path,
+    settings: Mapping[str, Any],
+    out_png: Path,
+) -> Path:
+    """The overlays of :func:`heatmap_items` drawn into ``out_png``."""
+    items = heatmap_items(splits_csv, manifest_csv, patch_model_path, settings)
     title = "Patch classifier heatmaps (malignant mass + calcification probability), test images"
     return plot_heatmap_overlays(items, out_png, title=title)

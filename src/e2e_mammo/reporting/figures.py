@@ -57,12 +57,11 @@ def _panel_message(ax: Any, text: str) -> None:
     )
 
 
-def plot_loss_curves(
+def loss_curves_figure(
     histories: Mapping[str, pd.DataFrame | None],
-    out_png: Path,
     title: str = "Fig 2: train and validation loss curves",
     notes: Mapping[str, str] | None = None,
-) -> Path:
+) -> Figure:
     """The paper's Fig 2: one panel per labelled row (e.g. ``"VGG16 512 x 3"``) with train and
     validation loss per epoch (history columns ``epoch, train_loss, val_loss`` and optionally
     ``stage``, whose changes are marked), panels sharing the y axis. A row whose history is
@@ -89,12 +88,20 @@ def plot_loss_curves(
         ax.legend(fontsize=8)
     axes[0].set_ylabel("loss")
     fig.suptitle(title)
-    return _save(fig, out_png)
+    return fig
 
 
-def plot_roc_curves(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out_png: Path, title: str
+def plot_loss_curves(
+    histories: Mapping[str, pd.DataFrame | None],
+    out_png: Path,
+    title: str = "Fig 2: train and validation loss curves",
+    notes: Mapping[str, str] | None = None,
 ) -> Path:
+    """Draw :func:`loss_curves_figure` into ``out_png`` (written atomically)."""
+    return _save(loss_curves_figure(histories, title=title, notes=notes), out_png)
+
+
+def roc_curves_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) -> Figure:
     """The paper's Fig 3: one ROC curve per label from ``(labels, scores)`` with
     ``"label (AUC = 0.xx)"`` in the legend and the chance diagonal. A curve whose labels hold a
     single class has no ROC: it is skipped and named in the legend."""
@@ -119,7 +126,14 @@ def plot_roc_curves(
     ax.set_ylabel("True positive rate")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
-    return _save(fig, out_png)
+    return fig
+
+
+def plot_roc_curves(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out_png: Path, title: str
+) -> Path:
+    """Draw :func:`roc_curves_figure` into ``out_png`` (written atomically)."""
+    return _save(roc_curves_figure(curves, title=title), out_png)
 
 
 def _display_image(image: np.ndarray) -> np.ndarray:
@@ -140,7 +154,7 @@ def _display_image(image: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
-def plot_heatmap_overlays(items: Sequence[dict], out_png: Path, title: str) -> Path:
+def heatmap_overlays_figure(items: Sequence[dict], title: str) -> Figure:
     """A grid (up to 4 per row) of mammograms in grey with their heatmap (``(h, w)`` in [0, 1])
     upsampled bilinearly to the shown image size and overlaid with the ``jet`` colormap
     (alpha 0.4, fixed 0-1 range, one colour bar); each item's ``caption`` is its title."""
@@ -169,10 +183,15 @@ def plot_heatmap_overlays(items: Sequence[dict], out_png: Path, title: str) -> P
     else:
         _panel_message(axes[0], "no images")
     fig.suptitle(title)
-    return _save(fig, out_png)
+    return fig
 
 
-def plot_sweep(frame: pd.DataFrame, out_png: Path, title: str) -> Path:
+def plot_heatmap_overlays(items: Sequence[dict], out_png: Path, title: str) -> Path:
+    """Draw :func:`heatmap_overlays_figure` into ``out_png`` (written atomically)."""
+    return _save(heatmap_overlays_figure(items, title=title), out_png)
+
+
+def sweep_figure(frame: pd.DataFrame, title: str) -> Figure:
     """Table 4 as a plot: validation AUC against training patients with the 95% intervals, one
     line per model and start (``frame``: :func:`e2e_mammo.reporting.table4.table4_frame`; the
     control dashed); the mean over seeds where several ran."""
@@ -197,10 +216,15 @@ def plot_sweep(frame: pd.DataFrame, out_png: Path, title: str) -> Path:
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower right", fontsize=7)
     ax.set_title(_wrap(title, 70), fontsize=10)
-    return _save(fig, out_png)
+    return fig
 
 
-def plot_dataset_examples(items: Sequence[dict], out_png: Path, title: str) -> Path:
+def plot_sweep(frame: pd.DataFrame, out_png: Path, title: str) -> Path:
+    """Draw :func:`sweep_figure` into ``out_png`` (written atomically)."""
+    return _save(sweep_figure(frame, title=title), out_png)
+
+
+def dataset_examples_figure(items: Sequence[dict], title: str) -> Figure:
     """The paper's Fig 4: one mammogram per dataset (``image``, ``caption``), each above the
     histogram of its breast pixels' grey values (0-255 scale; pixels above 2% of the image's
     maximum), so that the datasets' intensity profiles can be compared."""
@@ -212,7 +236,8 @@ def plot_dataset_examples(items: Sequence[dict], out_png: Path, title: str) -> P
         axes[0, column].imshow(shown, cmap="gray", vmin=0, vmax=1)
         axes[0, column].set_axis_off()
         axes[0, column].set_title(_wrap(str(item.get("caption", "")), 34), fontsize=8)
-        grey = image * (255.0 / max(float(image.max()), 1.0))
+        # clipped: float rounding may put the brightest pixel just above 255, out of the bins
+        grey = np.minimum(image * (255.0 / max(float(image.max()), 1.0)), 255.0)
         breast = grey[grey > 0.02 * 255.0]
         axes[1, column].hist(breast, bins=64, range=(0, 255), color="dimgrey")
         axes[1, column].set_xlabel("grey value (0-255, breast pixels)")
@@ -220,4 +245,9 @@ def plot_dataset_examples(items: Sequence[dict], out_png: Path, title: str) -> P
         _panel_message(axes[0, 0], "no images")
     axes[1, 0].set_ylabel("pixels")
     fig.suptitle(title)
-    return _save(fig, out_png)
+    return fig
+
+
+def plot_dataset_examples(items: Sequence[dict], out_png: Path, title: str) -> Path:
+    """Draw :func:`dataset_examples_figure` into ``out_png`` (written atomically)."""
+    return _save(dataset_examples_figure(items, title=title), out_png)
