@@ -388,6 +388,26 @@ def test_a_locked_store_is_retried(store: TrackingConfig, monkeypatch: pytest.Mo
     assert MlflowClient(store.uri).get_run(run.run_id).data.metrics == {"auc": 0.7}
 
 
+def test_a_dataset_row_inserted_by_a_parallel_job_is_retried(monkeypatch: pytest.MonkeyPatch):
+    from mlflow.exceptions import MlflowException
+
+    from e2e_mammo import tracking
+
+    monkeypatch.setattr(tracking, "RETRY_DELAYS", (0.0,))
+    calls = []
+
+    def raced():
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, "
+                "datasets.name, datasets.digest"
+            )
+        return "linked"
+
+    assert tracking.retrying(raced) == "linked" and len(calls) == 2
+
+
 def test_a_lasting_or_non_transient_error_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     from e2e_mammo import tracking
 

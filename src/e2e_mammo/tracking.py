@@ -70,6 +70,9 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: ``MLFLOW_TRACKING_URI``: only a value the user set there overrides params.yaml.
 _SET_HERE: set[str] = set()
 _TRANSIENT_WORDS = ("locked", "busy", "unavailable", "timed out", "timeout", "connection", "503")
+#: A row another job inserted between MLflow's check and its insert (parallel jobs logging the
+#: same dataset): the retry finds the row and links it.
+_RACE_WORDS = ("unique constraint failed",)
 #: Where the workflow records its MLflow store, experiment and group parents.
 STORE_RECORD = "results/mlflow/experiment.json"
 
@@ -149,7 +152,7 @@ def resolve_store(uri: str, artifacts: str, root: Path) -> tuple[str, str]:
 
 def _transient(exc: BaseException) -> bool:
     """Whether a store call's error may pass if retried: a locked SQLite database, a server
-    that is restarting or briefly unreachable."""
+    that is restarting or briefly unreachable, a row a parallel job inserted first."""
     if isinstance(exc, ConnectionError | TimeoutError | sqlite3.OperationalError):
         return True
     if type(exc).__name__ == "OperationalError":  # SQLAlchemy's wrapper of sqlite3's
@@ -157,6 +160,8 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return False  # a file of ours, not the store
     text = str(exc).lower()
+    if any(words in text for words in _RACE_WORDS):
+        return True
     return isinstance(exc, OSError) or any(word in text for word in _TRANSIENT_WORDS)
 
 
