@@ -37,6 +37,17 @@ log = logging.getLogger(__name__)
 
 STAGE = "index"
 MISSING_TOKENS = frozenset({"", "NA", "N/A"})
+#: The leading columns of every indexer's ``images.csv`` (what conversion and splits read).
+IMAGE_KEY_COLUMNS = (
+    "dataset",
+    "image_id",
+    "patient_id",
+    "laterality",
+    "view",
+    "label",
+    "split",
+    "dicom_path",
+)
 
 
 @dataclass

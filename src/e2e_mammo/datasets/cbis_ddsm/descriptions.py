@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from e2e_mammo.datasets.indexing import (
+    IMAGE_KEY_COLUMNS,
     ExclusionLog,
     is_missing,
     read_dataset_csv,
@@ -80,14 +81,7 @@ ROW_COLUMNS = [
 ]
 
 IMAGE_COLUMNS = [
-    "dataset",
-    "image_id",
-    "patient_id",
-    "laterality",
-    "view",
-    "label",
-    "split",
-    "dicom_path",
+    *IMAGE_KEY_COLUMNS,
     "abnormality_types",
     "pathologies",
     "breast_density",

@@ -38,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from e2e_mammo.datasets.indexing import (
+    IMAGE_KEY_COLUMNS,
     ExclusionLog,
     IndexResult,
     dicom_folders,
@@ -76,14 +77,7 @@ CSV_COLUMNS = [
 ]
 
 IMAGE_COLUMNS = [
-    "dataset",
-    "image_id",
-    "patient_id",
-    "laterality",
-    "view",
-    "label",
-    "split",
-    "dicom_path",
+    *IMAGE_KEY_COLUMNS,
     "birads",
     "acr",
     "acquisition_date",
