@@ -26,8 +26,9 @@ import pandas as pd
 from e2e_mammo.config import data_kind, load_yaml
 from e2e_mammo.evaluation.paired import paired_auc_difference
 from e2e_mammo.plan.members import read_members
-from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
-from e2e_mammo.preprocess.patches import scaled_patch_size
+from e2e_mammo.plan.sizes import scaled_patch_size
+from e2e_mammo.plan.transfer_cells import TransferCell, TransferCellSettings, transfer_settings
+from e2e_mammo.plan.whole_rows import network_settings
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
 
@@ -51,18 +52,20 @@ def _row(config: dict, name: str) -> dict:
     return next(r for r in config["table2"] + config["table3"] if r["row"] == name)
 
 
-def _settings(config: dict, model: str, patch_row: str, size: str, seed: int, bn: str) -> dict:
+def _settings(
+    config: dict, model: str, patch_row: str, size: str, seed: int, bn: str
+) -> TransferCellSettings:
     patches = config["patches"]
     size_hw = config["convert"]["size"]
+    patch_size = scaled_patch_size(patches["size"], size_hw[0], patches["reference_height"])
+    network = network_settings(
+        _row(config, model), config["whole_image"], patch_row, size_hw, patch_size
+    )
     return transfer_settings(
-        TransferCell(
-            init="whole_image", row=_row(config, model), patch_row=patch_row, size=size, seed=seed
-        ),
+        TransferCell(init="whole_image", network=network, size=size, seed=seed),
         transfer=dict(config["transfer"], patch_bn=bn),
         whole=config["whole_image"],
         augment=config["patch_training"]["augment"],
-        image_size=size_hw,
-        patch_size=scaled_patch_size(patches["size"], size_hw[0], patches["reference_height"]),
     )
 
 

@@ -12,6 +12,7 @@ from e2e_mammo.config import (
     coerce_to_schema,
     load_yaml,
     numbers_kind,
+    prepare_config,
     validate_params,
 )
 from e2e_mammo.errors import ConfigError
@@ -103,3 +104,18 @@ def test_strings_the_schema_allows_stay_strings(params) -> None:
     changed["tracking"]["uri"] = "123"
     typed = coerce_to_schema(changed, load_yaml(SCHEMA))
     assert typed["whole_image"]["rows"] == "all" and typed["tracking"]["uri"] == "123"
+
+
+def test_the_workflows_config_is_typed_validated_and_says_what_its_numbers_are(params) -> None:
+    changed = copy.deepcopy(params)
+    changed["two_step"]["n_estimators"] = "400"
+    prepared = prepare_config(changed, SCHEMA)
+    assert prepared["two_step"]["n_estimators"] == 400 and prepared["numbers"] == "demo"
+    assert changed["two_step"]["n_estimators"] == "400"  # the given config is left as it was
+
+
+def test_the_workflows_config_refuses_a_wrong_key_naming_it(params) -> None:
+    changed = copy.deepcopy(params)
+    changed["two_step"]["n_estimators"] = "many"
+    with pytest.raises(ConfigError, match="two_step.n_estimators"):
+        prepare_config(changed, SCHEMA)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,15 @@ def numbers_kind(config: dict) -> str:
     what the report and tables call their numbers."""
     real = not any(is_synthetic(config["data"][d]["root"]) for d in _DATASET_KEYS)
     return "paper" if config["scale"]["name"] == "paper" and real else "demo"
+
+
+def prepare_config(config: Mapping[str, Any], schema_path: str | Path) -> dict:
+    """The config a workflow runs, from Snakemake's: ``--config key=value`` strings typed by
+    the schema, validated against it (raises naming the key), the paper scale on synthetic data
+    refused (:func:`check_scale`), and ``numbers`` added: ``demo`` or ``paper``, what the
+    report's captions call the numbers (:func:`numbers_kind`)."""
+    typed = coerce_to_schema(dict(config), load_yaml(schema_path))
+    validate_params(typed, schema_path)
+    check_scale(typed)
+    typed["numbers"] = numbers_kind(typed)
+    return typed

@@ -6,20 +6,21 @@ import pytest
 from helpers.image_cases import SIZE, write_image_dataset, write_patch_model
 
 from e2e_mammo.evaluation.two_step_stage import TwoStepInputs, run_two_step
+from e2e_mammo.plan.whole_rows import TwoStepSettings
 
-SETTINGS = {
-    "arch": "resnet50",
-    "patch_set": "S10",
-    "patch_row": "p",
-    "image_size": list(SIZE),
-    "patch_size": 32,
-    "cutoffs": [0.3, 0.5],
-    "n_estimators": 5,
-    "max_depth": 3,
-    "min_samples_split": 2,
-    "seed": 0,
-    "bootstrap": {"n_boot": 30, "seed": 0},
-}
+SETTINGS = TwoStepSettings(
+    cutoffs=(0.3, 0.5),
+    n_estimators=5,
+    max_depth=3,
+    min_samples_split=2,
+    seed=0,
+    arch="resnet50",
+    patch_set="S10",
+    patch_row="p",
+    image_size=SIZE,
+    patch_size=32,
+    bootstrap={"n_boot": 30, "seed": 0},
+)
 
 
 @pytest.fixture(scope="module")

@@ -93,15 +93,15 @@ def test_shipped_params_build_heatmap_rows_with_relu():
     from pathlib import Path
 
     from e2e_mammo.config import load_yaml
-    from e2e_mammo.plan.whole_rows import model_settings
+    from e2e_mammo.plan.whole_rows import network_settings
 
     params = load_yaml(Path(__file__).parents[2] / "params.yaml")
     rows = [r for r in params["table2"] + params["table3"] if r["top"]["type"] in ("fc", "resnet")]
     heatmap_rows = [r for r in rows if r["top"]["type"] == "fc" or r["top"].get("heatmap")]
     assert len(heatmap_rows) == 8
     for row in heatmap_rows:
-        settings = model_settings(row, params["whole_image"], "p", (64, 48), 32)
-        assert settings["heatmap_activation"] == "relu", row["row"]
+        network = network_settings(row, params["whole_image"], "p", (64, 48), 32)
+        assert network.heatmap_activation == "relu", row["row"]
 
 
 def test_fc_top_is_sized_for_the_heatmap(patch_models):

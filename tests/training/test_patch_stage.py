@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,13 @@ import torch
 from e2e_mammo.constants import PATCH_CLASSES
 from e2e_mammo.data import load_patch_split, make_loader
 from e2e_mammo.models.saved import load_model
-from e2e_mammo.plan.patch_rows import choose_pretrained, row_schedule, row_training_settings
+from e2e_mammo.plan.patch_rows import (
+    PatchRowSettings,
+    choose_pretrained,
+    row_schedule,
+    row_training_settings,
+)
+from e2e_mammo.plan.settings import to_params
 from e2e_mammo.plan.weights import MissingWeightsError, weights_file_name
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.loop import evaluate
@@ -103,12 +110,12 @@ def _patch_set(folder: Path, n: int = 24, size: int = 32) -> Path:
     return folder
 
 
-def _settings(**overrides) -> dict:
+def _settings(**overrides) -> PatchRowSettings:
     settings = row_training_settings(ROW_N, TRAINING, {"override": None})
-    return {**settings, **overrides}
+    return dataclasses.replace(settings, **overrides)
 
 
-def _train(patches: Path, out: Path, settings: dict | None = None) -> dict:
+def _train(patches: Path, out: Path, settings: PatchRowSettings | None = None) -> dict:
     files = PatchRowFiles(patches, patches / "mean.json", out)
     return train_patch_row("resnet50-N-S10", settings or _settings(), files, NO_TRACKING, threads=2)
 
@@ -117,13 +124,13 @@ def test_training_settings_hold_no_published_numbers() -> None:
     row = {**ROW_N, "paper_accuracy": 0.63, "paper_best_epoch": 24}
     settings = row_training_settings(row, TRAINING, {"override": None})
     assert settings == row_training_settings(ROW_N, TRAINING, {"override": None})
-    assert not any("paper" in key for key in settings)
+    assert not any("paper" in key for key in to_params(settings))
 
 
 def test_training_settings_hold_only_the_rows_own_schedule_and_blocks() -> None:
     settings = _settings()
-    assert [s["epochs"] for s in settings["schedule"]] == [1]  # random_s10 x 0.02
-    assert settings["top_blocks"] == ["layer4"]
+    assert [s.epochs for s in settings.schedule] == [1]  # random_s10 x 0.02
+    assert settings.top_blocks == ("layer4",)
     other = {**TRAINING, "schedules": {**SCHEDULES, "random_s1": []}}
     assert row_training_settings(ROW_N, other, {"override": None}) == settings
 

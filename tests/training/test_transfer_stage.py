@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 from helpers.image_cases import WHOLE_PARAMS
 
+from e2e_mammo.plan.schedules import schedule_to_config
 from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
+from e2e_mammo.plan.whole_rows import network_settings
 from e2e_mammo.training.transfer_stage import reported_metrics, training_images
 
 ROW = {
@@ -29,24 +31,21 @@ TRANSFER = {
 def _settings(**changes):
     kwargs = dict(
         init="whole_image",
-        row=ROW,
-        patch_row="p",
+        network=network_settings(ROW, WHOLE_PARAMS, "p", (64, 48), 32),
         transfer=TRANSFER,
         whole=WHOLE_PARAMS,
         augment={"hflip": True},
-        image_size=(64, 48),
-        patch_size=32,
         size=20,
         seed=4,
     )
     kwargs.update(changes)
-    cell = {k: kwargs.pop(k) for k in ("init", "row", "patch_row", "size", "seed")}
+    cell = {k: kwargs.pop(k) for k in ("init", "network", "size", "seed")}
     return transfer_settings(TransferCell(**cell), **kwargs)
 
 
 def test_settings_hold_the_papers_fine_tuning() -> None:
     settings = _settings()
-    (stage,) = settings["schedule"]
+    (stage,) = schedule_to_config(settings.schedule)
     assert stage == {
         "name": "fine_tune",
         "trainable": "all",
@@ -54,13 +53,11 @@ def test_settings_hold_the_papers_fine_tuning() -> None:
         "weight_decay": 0.01,
         "epochs": 2,
     }
-    assert (
-        settings["size"] == "20" and settings["seed"] == 4 and settings["decay"] == "head_kernels"
-    )
+    assert settings.size == "20" and settings.seed == 4 and settings.decay == "head_kernels"
 
 
 def test_the_control_warms_its_new_layers_up_as_the_cbis_ddsm_models_were() -> None:
-    warm_up, fine_tune = _settings(init="patch_only")["schedule"]
+    warm_up, fine_tune = schedule_to_config(_settings(init="patch_only").schedule)
     # whole_image.schedule's first stage (30 epochs at epoch_scale 0.1), then the transfer arm's
     assert warm_up == {
         "name": "warm_up",
@@ -69,19 +66,19 @@ def test_the_control_warms_its_new_layers_up_as_the_cbis_ddsm_models_were() -> N
         "weight_decay": 1e-3,
         "epochs": 3,
     }
-    assert fine_tune == _settings()["schedule"][0]
+    assert fine_tune == schedule_to_config(_settings().schedule)[0]
 
 
 def test_fine_tuning_batch_norm_follows_transfer_patch_bn_else_whole_image() -> None:
-    assert _settings()["patch_bn"] == "fixed"
-    assert _settings(transfer=dict(TRANSFER, patch_bn="batch"))["patch_bn"] == "batch"
-    assert _settings(transfer=dict(TRANSFER, patch_bn=None))["patch_bn"] == "fixed"
+    assert _settings().patch_bn == "fixed"
+    assert _settings(transfer=dict(TRANSFER, patch_bn="batch")).patch_bn == "batch"
+    assert _settings(transfer=dict(TRANSFER, patch_bn=None)).patch_bn == "fixed"
 
 
 def test_only_the_ensembles_cells_are_scored_with_tta() -> None:
-    assert _settings(size="all")["tta"] is True
-    assert _settings(size=20)["tta"] is False
-    assert _settings(size="all", init="patch_only")["tta"] is False
+    assert _settings(size="all").tta is True
+    assert _settings(size=20).tta is False
+    assert _settings(size="all", init="patch_only").tta is False
 
 
 def test_other_sizes_of_the_sweep_do_not_change_a_cells_settings() -> None:

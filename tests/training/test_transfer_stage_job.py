@@ -14,11 +14,13 @@ from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, save_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
 from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
+from e2e_mammo.plan.whole_rows import network_settings
 from e2e_mammo.tracking import PARENT_TAG, TrackingConfig, create_parent_run
 from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
 
 TOP = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
 ROW = {"row": "tiny", "arch": "resnet50", "patch_set": "S10", "top": TOP}
+NETWORK = network_settings(ROW, WHOLE_PARAMS, "p", SIZE, 32)
 TRANSFER = {
     "lr": 1e-5,
     "weight_decay": 0.01,
@@ -60,12 +62,10 @@ def cells(tmp_path_factory, migrated_mlflow_db):
         ("patch_only", 2, patch_model),
     ):
         settings = transfer_settings(
-            TransferCell(init=init, row=ROW, patch_row="p", size=size, seed=1),
+            TransferCell(init=init, network=NETWORK, size=size, seed=1),
             transfer=TRANSFER,
             whole=WHOLE_PARAMS,
             augment={},
-            image_size=SIZE,
-            patch_size=32,
         )
         inputs = TransferInputs(splits, manifest, mean, start, folder / init)
         child = replace(store, parent_run_id=parent)
@@ -139,17 +139,15 @@ def test_inner_validation_keeps_the_best_epoch_of_held_out_training_patients(tmp
     mean = tmp_path / "mean.json"
     mean.write_text(json.dumps({"mean": 12.5}))
     transfer = dict(TRANSFER, select="inner_val", inner_val_frac=0.5, epoch_scale=0.02)
-    cell = TransferCell(init="patch_only", row=ROW, patch_row="p", size="all", seed=1)
-    settings = transfer_settings(
-        cell, transfer=transfer, whole=WHOLE_PARAMS, augment={}, image_size=SIZE, patch_size=32
-    )
+    cell = TransferCell(init="patch_only", network=NETWORK, size="all", seed=1)
+    settings = transfer_settings(cell, transfer=transfer, whole=WHOLE_PARAMS, augment={})
     inputs = TransferInputs(splits, manifest, mean, write_patch_model(tmp_path / "p.pt"), tmp_path)
     result = transfer_cell("tiny", settings, inputs, tracking=TrackingConfig(enabled=False))
     subset = pd.read_csv(tmp_path / "subset.csv")
     assert set(subset["role"]) == {"train", "inner_val"}
     assert result["n_inner_val_images"] == (subset["role"] == "inner_val").sum() > 0
     history = pd.read_csv(tmp_path / "history.csv")
-    epochs = sum(stage["epochs"] for stage in settings["schedule"])  # the control's warm-up too
+    epochs = sum(stage.epochs for stage in settings.schedule)  # the control's warm-up too
     assert len(history) == epochs and history["val_loss"].notna().all()  # the inner split scored
     assert 1 <= result["best_epoch"] <= epochs and result["select"] == "inner_val"
 

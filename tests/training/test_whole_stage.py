@@ -4,7 +4,8 @@ import pytest
 from helpers.image_cases import WHOLE_PARAMS as WHOLE
 
 from e2e_mammo.evaluation.split_metrics import split_metrics
-from e2e_mammo.plan.whole_rows import row_section, whole_training_settings
+from e2e_mammo.plan.settings import to_params
+from e2e_mammo.plan.whole_rows import network_settings, row_section, whole_training_settings
 
 ROW = {
     "row": "r",
@@ -16,17 +17,19 @@ ROW = {
 
 
 def _settings(**changes):
-    return whole_training_settings(ROW, dict(WHOLE, **changes), {"hflip": True}, "p", (64, 48), 12)
+    whole = dict(WHOLE, **changes)
+    network = network_settings(ROW, whole, "p", (64, 48), 12)
+    return whole_training_settings(ROW, whole, {"hflip": True}, network)
 
 
 def test_settings_scale_the_two_stages():
     settings = _settings()
-    assert [s["epochs"] for s in settings["schedule"]] == [3, 2]
-    assert settings["schedule"][0]["weight_decay"] == 1e-3
+    assert [s.epochs for s in settings.schedule] == [3, 2]
+    assert settings.schedule[0].weight_decay == 1e-3
 
 
 def test_settings_hold_no_published_number_and_no_speed_switch():
-    flat = repr(_settings())
+    flat = repr(to_params(_settings()))
     assert "0.87" not in flat and "paper" not in flat
     assert _settings() == _settings(workers=0, activation_checkpointing=False)
 

@@ -9,7 +9,7 @@ import torch
 from helpers.image_cases import SIZE, WHOLE_PARAMS, write_image_dataset, write_patch_model
 
 from e2e_mammo.models.saved import load_model
-from e2e_mammo.plan.whole_rows import whole_training_settings
+from e2e_mammo.plan.whole_rows import network_settings, whole_training_settings
 from e2e_mammo.training.whole_stage import WholeRowInputs, train_whole_row
 
 WHOLE = dict(WHOLE_PARAMS, accumulate=2, seed=3, epoch_scale=0.01)  # 1 + 1 epochs
@@ -24,7 +24,8 @@ def trained(tmp_path_factory, migrated_mlflow_db):
     folder = tmp_path_factory.mktemp("whole")
     splits, manifest = write_image_dataset(folder)
     top = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
-    settings = whole_training_settings(dict(ROW, top=top), WHOLE, {}, "p", SIZE, 32)
+    row = dict(ROW, top=top)
+    settings = whole_training_settings(row, WHOLE, {}, network_settings(row, WHOLE, "p", SIZE, 32))
     inputs = WholeRowInputs(splits, manifest, write_patch_model(folder / "p.pt"), folder / "out")
     shutil.copy(migrated_mlflow_db, folder / "mlflow.db")  # the schema made once (conftest)
     store = TrackingConfig(uri=f"sqlite:///{folder / 'mlflow.db'}", experiment="t")

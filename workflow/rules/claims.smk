@@ -10,8 +10,8 @@ rule claims:
         ),
         ensemble_summary="results/ensemble/cbis-ddsm/summary.json",
         ensemble_predictions="results/ensemble/cbis-ddsm/predictions.csv",
-        cells=transfer_results,
-        cell_predictions=transfer_predictions,
+        cells=lambda w: transfer_cell_files("result.json"),
+        cell_predictions=lambda w: transfer_cell_files("predictions.csv"),
     output:
         csv="results/tables/claims.csv",
         md="results/tables/claims.md",

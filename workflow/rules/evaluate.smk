@@ -97,7 +97,7 @@ rule heatmap_overlays:
     input:
         splits="results/splits/cbis-ddsm/splits.csv",
         manifest="results/converted/cbis-ddsm/manifest.csv",
-        patch_model=heatmap_patch_model,
+        patch_model=patch_model(PLAN.heatmap_patch_row()),
     output:
         report(
             "results/figures/heatmap_overlays.png",
@@ -111,11 +111,7 @@ rule heatmap_overlays:
         ENV
     params:
         code=code("heatmap_overlays.py"),
-        settings=dict(
-            n_images=config["figures"]["heatmap_images"],
-            image_size=image_size(),
-            patch_size=patch_size(),
-        ),
+        settings=PLAN.heatmap_settings(),
     script:
         "../scripts/heatmap_overlays.py"
 

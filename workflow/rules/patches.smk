@@ -33,6 +33,6 @@ rule extract_patches:
         ENV
     params:
         code=code("extract_patches.py"),
-        sampling=patch_set_params,
+        sampling=lambda w: PLAN.patch_sampling(w.patch_set),
     script:
         "../scripts/extract_patches.py"

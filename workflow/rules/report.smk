@@ -2,7 +2,7 @@
 # and images inline, any other file only as a download). Figures are marked in their own rules.
 rule report_table:
     input:
-        report_table_source,
+        lambda w: REPORT_TABLE_SOURCES.get(w.name, f"results/tables/{w.name}.md"),
     output:
         report(
             "results/report/{name}.html",
@@ -18,6 +18,6 @@ rule report_table:
         ENV
     params:
         code=code("report_table.py"),
-        title=report_table_title,
+        title=lambda w: REPORT_TABLES[w.name],
     script:
         "../scripts/report_table.py"

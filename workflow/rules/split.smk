@@ -11,6 +11,6 @@ rule split_dataset:
         ENV
     params:
         code=code("split_dataset.py"),
-        split=split_params,
+        split=lambda w: PLAN.split_settings(w.dataset),
     script:
         "../scripts/split_dataset.py"

@@ -7,6 +7,6 @@ rule synth_dataset:
         ENV
     params:
         code=code("synth_dataset.py"),
-        synthetic=synthetic_params,
+        synthetic=lambda w: dataset_cfg(w.dataset)["synthetic"],
     script:
         "../scripts/synth_dataset.py"

@@ -5,7 +5,7 @@ rule train_patch_classifier:
     input:
         patches=row_patch_files,
         mean="results/stats/cbis-ddsm/mean.json",
-        weights=row_weights,
+        weights=lambda w: PLAN.patch_weights(w.row),
     output:
         result="results/patch_models/{row}/result.json",
         model="results/patch_models/{row}/model.pt",
@@ -24,7 +24,7 @@ rule train_patch_classifier:
         gpu=1,
     params:
         code=code("train_patch_classifier.py"),
-        settings=patch_training_settings,
+        settings=lambda w: to_params(PLAN.patch_row(w.row)),
     script:
         "../scripts/train_patch_classifier.py"
 
@@ -40,7 +40,7 @@ rule patch_row_not_run:
         ENV
     params:
         code=code("patch_row_not_run.py"),
-        row=not_run_row,
+        row=lambda w: PLAN.patch_row_not_run(w.row),
         pretrained=config["pretrained"],
     script:
         "../scripts/patch_row_not_run.py"
@@ -59,6 +59,6 @@ rule table1:
         ENV
     params:
         code=code("table1.py"),
-        paper=paper_table1,
+        paper=PLAN.paper_table1(),
     script:
         "../scripts/table1.py"

@@ -25,8 +25,8 @@ rule train_whole_image:
         gpu=1,
     params:
         code=code("train_whole_image.py"),
-        settings=whole_settings,
-        meta=whole_meta,
+        settings=lambda w: to_params(PLAN.whole_row(w.model)),
+        meta=lambda w: PLAN.whole_meta(w.model),
     script:
         "../scripts/train_whole_image.py"
 
@@ -50,8 +50,8 @@ rule two_step:
     threads: 2
     params:
         code=code("two_step.py"),
-        settings=two_step_settings,
-        meta=whole_meta,
+        settings=lambda w: to_params(PLAN.two_step(w.model)),
+        meta=lambda w: PLAN.whole_meta(w.model),
     script:
         "../scripts/two_step.py"
 
@@ -67,7 +67,7 @@ rule whole_row_not_run:
         ENV
     params:
         code=code("whole_row_not_run.py"),
-        info=whole_not_run,
+        info=lambda w: PLAN.whole_not_run(w.model),
     script:
         "../scripts/whole_row_not_run.py"
 
@@ -85,7 +85,7 @@ rule table2:
         ENV
     params:
         code=code("whole_table.py"),
-        paper=paper_whole(2),
+        paper=PLAN.paper_whole(2),
         title="Table 2: whole-image classifiers on the ResNet50 patch classifier",
     script:
         "../scripts/whole_table.py"
@@ -104,7 +104,7 @@ rule table3:
         ENV
     params:
         code=code("whole_table.py"),
-        paper=paper_whole(3),
+        paper=PLAN.paper_whole(3),
         title="Table 3: whole-image classifiers on the VGG16 patch classifier",
     script:
         "../scripts/whole_table.py"

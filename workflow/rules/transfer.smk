@@ -30,14 +30,16 @@ rule transfer_cell:
         gpu=1,
     params:
         code=code("transfer_cell.py"),
-        settings=transfer_cell_settings,
+        settings=lambda w: to_params(
+            PLAN.transfer_cell(w.init, w.model, w.size, int(w.seed))
+        ),
     script:
         "../scripts/transfer_cell.py"
 
 
 rule table4:
     input:
-        transfer_results,
+        lambda w: transfer_cell_files("result.json"),
     output:
         csv="results/tables/table4.csv",
         md="results/tables/table4.md",
@@ -81,9 +83,9 @@ rule sweep_points:
 
 rule inbreast_ensemble:
     input:
-        results=inbreast_ensemble_results,
-        predictions=inbreast_ensemble_predictions,
-        models=inbreast_ensemble_models,
+        results=lambda w: inbreast_ensemble_files("result.json"),
+        predictions=lambda w: inbreast_ensemble_files("predictions.csv"),
+        models=lambda w: inbreast_ensemble_files("model.pt"),
     output:
         summary="results/ensemble/inbreast/summary.json",
         predictions="results/ensemble/inbreast/predictions.csv",

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.plan.patch_rows import PatchRowSettings
+from e2e_mammo.plan.settings import from_params
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
 from e2e_mammo.training.patch_stage import PatchRowFiles, train_patch_row
@@ -20,6 +22,5 @@ files = PatchRowFiles(
 )
 # where runs are recorded does not change a result: read from the config, not params
 tracking = job_tracking(snakemake.config, group="table1")
-train_patch_row(
-    snakemake.wildcards.row, snakemake.params.settings, files, tracking, snakemake.threads
-)
+settings = from_params(PatchRowSettings, snakemake.params.settings)
+train_patch_row(snakemake.wildcards.row, settings, files, tracking, snakemake.threads)

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.plan.settings import from_params
+from e2e_mammo.plan.whole_rows import WholeRowSettings
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
 from e2e_mammo.training.whole_stage import WholeRowInputs, train_whole_row
@@ -28,7 +30,7 @@ def main() -> None:
     )
     train_whole_row(
         snakemake.wildcards.model,
-        snakemake.params.settings,
+        from_params(WholeRowSettings, snakemake.params.settings),
         inputs,
         snakemake.params.meta,
         tracking=job_tracking(

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from e2e_mammo.config import data_kind
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.plan.settings import from_params
+from e2e_mammo.plan.transfer_cells import TransferCellSettings
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
 from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
@@ -27,7 +29,7 @@ def main() -> None:
     )
     transfer_cell(
         snakemake.wildcards.model,
-        snakemake.params.settings,
+        from_params(TransferCellSettings, snakemake.params.settings),
         inputs,
         tracking=job_tracking(snakemake.config, group="table4-sweep"),
         threads=snakemake.threads,

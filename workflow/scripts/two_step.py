@@ -4,6 +4,8 @@ from pathlib import Path
 
 from e2e_mammo.evaluation.two_step_stage import TwoStepInputs, run_two_step
 from e2e_mammo.logs import log_to_file
+from e2e_mammo.plan.settings import from_params
+from e2e_mammo.plan.whole_rows import TwoStepSettings
 from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]
@@ -16,7 +18,7 @@ inputs = TwoStepInputs(
 )
 run_two_step(
     snakemake.wildcards.model,
-    snakemake.params.settings,
+    from_params(TwoStepSettings, snakemake.params.settings),
     inputs,
     snakemake.params.meta,
     tracking=job_tracking(

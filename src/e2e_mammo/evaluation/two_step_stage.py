@@ -30,6 +30,8 @@ from e2e_mammo.evaluation.two_step import fit_random_forest, region_features, tw
 from e2e_mammo.io import atomic_write_json
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
+from e2e_mammo.plan.settings import to_params
+from e2e_mammo.plan.whole_rows import TwoStepSettings
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.tracking import TrackingConfig, start_run
 
@@ -72,11 +74,11 @@ def _predictions(tables, scores) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _fit_and_score(settings: Mapping[str, Any], inputs: TwoStepInputs):
+def _fit_and_score(settings: TwoStepSettings, inputs: TwoStepInputs):
     tables = image_split_tables(inputs.splits_csv, inputs.manifest_csv)
     patch_model, _ = load_model(inputs.patch_model)
-    window = heatmap_window(settings["patch_size"])
-    size, cutoffs = tuple(settings["image_size"]), tuple(settings["cutoffs"])
+    window = heatmap_window(settings.patch_size)
+    size, cutoffs = settings.image_size, settings.cutoffs
     features = {}
     for split, table in tables.items():
         dataset = WholeImageDataset(table["png_path"], table["label"], size)
@@ -85,10 +87,10 @@ def _fit_and_score(settings: Mapping[str, Any], inputs: TwoStepInputs):
     forest = fit_random_forest(
         features["train"],
         tables["train"]["label"].to_numpy(),
-        n_estimators=settings["n_estimators"],
-        max_depth=settings["max_depth"],
-        min_samples_split=settings["min_samples_split"],
-        seed=settings["seed"],
+        n_estimators=settings.n_estimators,
+        max_depth=settings.max_depth,
+        min_samples_split=settings.min_samples_split,
+        seed=settings.seed,
     )
     scores = {s: two_step_scores(forest, f) if len(f) else np.zeros(0) for s, f in features.items()}
     return tables, scores
@@ -96,7 +98,7 @@ def _fit_and_score(settings: Mapping[str, Any], inputs: TwoStepInputs):
 
 def run_two_step(
     row_name: str,
-    settings: Mapping[str, Any],
+    settings: TwoStepSettings,
     inputs: TwoStepInputs,
     meta: Mapping[str, Any],
     *,
@@ -108,7 +110,7 @@ def run_two_step(
     tables, scores = _fit_and_score(settings, inputs)
     predictions = _predictions(tables, scores)
     write_predictions(predictions, inputs.out_dir / "predictions.csv")
-    metrics = split_metrics(predictions, settings["bootstrap"])
+    metrics = split_metrics(predictions, settings.bootstrap)
     tags = {
         "table": str(meta.get("table", "")),
         "row": row_name,
@@ -117,13 +119,13 @@ def run_two_step(
         "git_commit": git_commit(),
     }
     with start_run(tracking, f"table{meta.get('table', '')}/{row_name}", tags=tags) as run:
-        run.log_params(dict(settings))
+        run.log_params(to_params(settings))
         run.log_metrics(metric_scalars(metrics))
     result = {
         "row": row_name,
-        "arch": settings["arch"],
-        "patch_set": settings["patch_set"],
-        "patch_model": settings["patch_row"],
+        "arch": settings.arch,
+        "patch_set": settings.patch_set,
+        "patch_model": settings.patch_row,
         "status": "ok",
         **meta,
         **metrics,

@@ -8,5 +8,8 @@ scikit-learn), and the stage modules run what it plans.
 * :mod:`.patch_rows`: a Table 1 row's settings and whether it can run here;
 * :mod:`.whole_rows`: a Table 2/3 row's settings, its section and whether the demo trains it;
 * :mod:`.transfer_cells`: the INbreast sweep's cells (model x size x seed) and their settings;
-* :mod:`.members`: the ensemble's members, read back from its summary.
+* :mod:`.members`: the ensemble's members, read back from its summary;
+* :mod:`.settings`: typed settings and their plain form (a rule's params, a job's identity);
+* :mod:`.sizes`: the patch side scaled with the image height;
+* :mod:`.matrix`: :class:`~.matrix.ExperimentPlan`, all of the above for one config.
 """

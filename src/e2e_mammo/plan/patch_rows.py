@@ -1,9 +1,9 @@
 """The torch-free part of a Table 1 row: its initialisation and its training settings.
 
-:func:`row_training_settings` is exactly what changes a row's result (see
-:mod:`e2e_mammo.training.patch_stage`, which runs the job). It lives here, apart from the job, so
-that the workflow's parse (which computes it for every row) imports neither torch nor sklearn;
-``patch_stage`` re-exports every name.
+:class:`PatchRowSettings` (built by :func:`row_training_settings`) is exactly what changes a
+row's result (:mod:`e2e_mammo.training.patch_stage` runs the job). It lives here, apart from the
+job, so that the workflow's parse (which builds it for every row) imports neither torch nor
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e2e_mammo.plan.schedules import Stage, scale_schedule, schedule_to_config
+from e2e_mammo.plan.schedules import Stage, scale_schedule
+from e2e_mammo.plan.settings import FitSettings
 from e2e_mammo.plan.weights import MissingWeightsError, imagenet_weights_path
 
 
@@ -68,10 +69,40 @@ def row_schedule(
     return scale_schedule(stages, epoch_scale)
 
 
+@dataclass(frozen=True)
+class PatchRowSettings:
+    """Everything that changes one Table 1 row's result, and nothing else: its architecture,
+    patch set, initialisation (``init``, and ``pretrained_label`` as Table 1 shows it), staged
+    schedule, the top blocks a ``top`` stage trains, batch size, seed, the epoch it keeps
+    (``monitor``) and augmentation (``params.yaml``'s form)."""
+
+    arch: str
+    patch_set: str
+    init: str
+    pretrained_label: str
+    schedule: tuple[Stage, ...]
+    top_blocks: tuple[str, ...]
+    batch_size: int
+    seed: int
+    monitor: str
+    augment: Mapping[str, Any]
+
+    @property
+    def fit(self) -> FitSettings:
+        """How the row trains."""
+        return FitSettings(
+            schedule=self.schedule,
+            seed=self.seed,
+            monitor=self.monitor,
+            augment=self.augment,
+            top_blocks=self.top_blocks,
+        )
+
+
 def row_training_settings(
     row: Mapping[str, Any], training: Mapping[str, Any], pretrained: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Everything that changes one row's training result, and nothing else (plain types)."""
+) -> PatchRowSettings:
+    """Everything that changes one row's training result, and nothing else."""
     choice = choose_pretrained(row, pretrained)
     schedule = row_schedule(
         row["patch_set"],
@@ -80,15 +111,15 @@ def row_training_settings(
         training["epoch_scale"],
         row.get("schedule"),
     )
-    return {
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "init": choice.init,
-        "pretrained_label": choice.label,
-        "schedule": schedule_to_config(schedule),
-        "top_blocks": list(training["top_blocks"].get(row["arch"], [])),
-        "batch_size": int(training["batch_size"]),
-        "seed": int(training["seed"]),
-        "monitor": training.get("monitor", "val_accuracy"),
-        "augment": dict(training["augment"]),
-    }
+    return PatchRowSettings(
+        arch=row["arch"],
+        patch_set=row["patch_set"],
+        init=choice.init,
+        pretrained_label=choice.label,
+        schedule=tuple(schedule),
+        top_blocks=tuple(training["top_blocks"].get(row["arch"], [])),
+        batch_size=int(training["batch_size"]),
+        seed=int(training["seed"]),
+        monitor=training.get("monitor", "val_accuracy"),
+        augment=dict(training["augment"]),
+    )

@@ -13,8 +13,9 @@ The control is a fair comparison: its new top layers start random, so they first
 warm-up the CBIS-DDSM models had before transfer (``whole_image.schedule``'s first stage, new
 layers only, at its rate and ``whole_image.epoch_scale``), then the transfer arm's fine-tuning.
 
-:func:`transfer_settings` is exactly what changes a cell's result (the job is
-:mod:`e2e_mammo.training.transfer_stage`'s); it is here, torch-free, for the workflow's parse.
+:class:`TransferCellSettings` (:func:`transfer_settings`) is exactly what changes a cell's
+result (the job is :mod:`e2e_mammo.training.transfer_stage`'s); it is here, torch-free, for the
+workflow's parse.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from e2e_mammo.plan.schedules import scale_schedule, schedule_to_config
-from e2e_mammo.plan.whole_rows import model_settings
+from e2e_mammo.plan.schedules import Stage, scale_schedule
+from e2e_mammo.plan.settings import FitSettings, flat
+from e2e_mammo.plan.whole_rows import NetworkSettings
 
 ALL = "all"
 
@@ -149,7 +151,7 @@ NOT_RUN_NOTE = f"not fine-tuned by the demo; to run it: {SWEEP_SWITCH}"
 
 def cell_schedule(
     init: str, transfer: Mapping[str, Any], whole: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+) -> tuple[Stage, ...]:
     """A cell's training stages: the fine-tuning (all layers, ``transfer.lr``, ``epochs`` at
     ``epoch_scale``), after, for the control, the warm-up of its new layers that the CBIS-DDSM
     models had (``whole_image.schedule``'s first stage at ``whole_image.epoch_scale``)."""
@@ -164,20 +166,56 @@ def cell_schedule(
     if init == "patch_only":
         warmup = dict(whole["schedule"][0], name="warm_up")
         stages = scale_schedule([warmup], whole["epoch_scale"]) + stages
-    return schedule_to_config(stages)
+    return tuple(stages)
 
 
 @dataclass(frozen=True)
 class TransferCell:
     """One cell of the INbreast sweep: how it starts (``init``: the fine-tuned CBIS-DDSM model
-    or the control on its patch classifier), which Table 2/3 ``row`` (and its patch classifier
-    ``patch_row``), the training-subset ``size`` and the ``seed``."""
+    or the control on its patch classifier), the ``network`` of its Table 2/3 row, the
+    training-subset ``size`` and the ``seed``."""
 
     init: str
-    row: Mapping[str, Any]
-    patch_row: str
+    network: NetworkSettings
     size: int | str
     seed: int
+
+
+@dataclass(frozen=True)
+class TransferCellSettings:
+    """Everything that changes one Table 4 cell's result, and nothing else: how it starts
+    (``init``), its network, schedule, batch size, which weights decay, the patch layers'
+    batch-norm handling, how the kept epoch is chosen (``select``, ``inner_val_frac``), the
+    subset (``size`` of ``reference_patients``, ``seed``), whether the reported split is scored
+    with flip TTA, the augmentation and the bootstrap of its intervals."""
+
+    init: str
+    network: NetworkSettings = flat()
+    schedule: tuple[Stage, ...]
+    batch_size: int
+    decay: str
+    patch_bn: str
+    select: str
+    inner_val_frac: float
+    size: str
+    reference_patients: int
+    seed: int
+    tta: bool
+    augment: Mapping[str, Any]
+    bootstrap: Mapping[str, Any]
+
+    @property
+    def fit(self) -> FitSettings:
+        """How the cell trains: the last epoch (``select: last``) or the best inner-validation
+        AUC (``inner_val``)."""
+        return FitSettings(
+            schedule=self.schedule,
+            seed=self.seed,
+            monitor="last" if self.select == "last" else "val_auc",
+            augment=self.augment,
+            decay=self.decay,
+            fixed_bn=self.patch_bn == "fixed",
+        )
 
 
 def transfer_settings(
@@ -186,34 +224,30 @@ def transfer_settings(
     transfer: Mapping[str, Any],
     whole: Mapping[str, Any],
     augment: Mapping[str, Any],
-    image_size: tuple[int, int],
-    patch_size: int,
-) -> dict[str, Any]:
-    """Everything that changes one cell's result, and nothing else (plain types).
+) -> TransferCellSettings:
+    """Everything that changes one cell's result, and nothing else.
 
     ``transfer`` is params.yaml's ``transfer`` block, ``whole`` its ``whole_image`` block
-    (decay, batch-norm handling, heatmap activation), ``augment`` the patch training's
-    augmentation.
+    (decay, batch-norm handling, warm-up), ``augment`` the patch training's augmentation.
     """
-    init, row, patch_row, size, seed = cell.init, cell.row, cell.patch_row, cell.size, cell.seed
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if cell.init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {cell.init!r}")
     if transfer["select"] not in SELECTIONS:
         raise ValueError(f"transfer.select must be one of {SELECTIONS}, got {transfer['select']!r}")
-    sweep, label = transfer["sweep"], size_label(size)
-    return {
-        "init": init,
-        **model_settings(row, whole, patch_row, image_size, patch_size),
-        "schedule": cell_schedule(init, transfer, whole),
-        "batch_size": int(transfer["batch_size"]),
-        "decay": whole["decay"],
-        "patch_bn": transfer.get("patch_bn") or whole["patch_bn"],
-        "select": transfer["select"],
-        "inner_val_frac": float(transfer["inner_val_frac"]),
-        "size": label,
-        "reference_patients": int(sweep["reference_patients"]),
-        "seed": int(seed),
-        "tta": init == "whole_image" and label == size_label(transfer["ensemble_size"]),
-        "augment": dict(augment),
-        "bootstrap": dict(whole["bootstrap"]),
-    }
+    label = size_label(cell.size)
+    return TransferCellSettings(
+        init=cell.init,
+        network=cell.network,
+        schedule=cell_schedule(cell.init, transfer, whole),
+        batch_size=int(transfer["batch_size"]),
+        decay=whole["decay"],
+        patch_bn=transfer.get("patch_bn") or whole["patch_bn"],
+        select=transfer["select"],
+        inner_val_frac=float(transfer["inner_val_frac"]),
+        size=label,
+        reference_patients=int(transfer["sweep"]["reference_patients"]),
+        seed=int(cell.seed),
+        tta=cell.init == "whole_image" and label == size_label(transfer["ensemble_size"]),
+        augment=dict(augment),
+        bootstrap=dict(whole["bootstrap"]),
+    )

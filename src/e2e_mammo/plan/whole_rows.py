@@ -6,8 +6,9 @@
 * ``whole_image.rows`` lists the rows that train (the demo's choice) or is ``all`` (the paper
   profile). Any other row is listed in its table as ``not in demo`` with the switch that runs
   it; a row whose patch classifier did not train is ``not run`` with the reason.
-* :func:`whole_training_settings` is exactly what changes a row's result (the job is
-  :mod:`e2e_mammo.training.whole_stage`'s); it is here, torch-free, for the workflow's parse.
+* :class:`WholeRowSettings` (:func:`whole_training_settings`) is exactly what changes a row's
+  result (the job is :mod:`e2e_mammo.training.whole_stage`'s), :class:`TwoStepSettings` the
+  two-step baseline's; they are here, torch-free, for the workflow's parse.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from e2e_mammo.plan.schedules import scale_schedule, schedule_to_config
+from e2e_mammo.plan.schedules import Stage, scale_schedule
+from e2e_mammo.plan.settings import FitSettings, flat
 from e2e_mammo.plan.tops import describe_top, paper_family
 
 log = logging.getLogger(__name__)
@@ -108,50 +110,135 @@ def row_section(top: Mapping[str, Any]) -> str:
     return "heatmap" if top.get("heatmap") else "blocks"
 
 
-def model_settings(
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The network of a Table 2/3 row (what ``build_from_patch_model`` builds): its patch
+    classifier (``arch``, ``patch_set``, the Table 1 ``patch_row``), its new ``top`` layers
+    (``params.yaml``'s form), the image and patch sizes and the heatmap activation."""
+
+    arch: str
+    patch_set: str
+    patch_row: str
+    top: Mapping[str, Any]
+    image_size: tuple[int, int]
+    patch_size: int
+    heatmap_activation: str
+
+
+def network_settings(
     row: Mapping[str, Any],
     whole: Mapping[str, Any],
     patch_row: str,
-    image_size: tuple[int, int],
+    image_size: Sequence[int],
     patch_size: int,
-) -> dict[str, Any]:
-    """The network of a Table 2/3 row (what :func:`build_from_patch_model` builds): its patch
-    classifier, top layers, sizes and heatmap activation, as plain types."""
-    return {
-        "arch": row["arch"],
-        "patch_set": row["patch_set"],
-        "patch_row": patch_row,
-        "top": dict(row["top"]),
-        "image_size": [int(v) for v in image_size],
-        "patch_size": int(patch_size),
-        "heatmap_activation": whole["heatmap_activation"],
-    }
+) -> NetworkSettings:
+    """The network of a Table 2/3 row on the patch classifier of Table 1 row ``patch_row``."""
+    return NetworkSettings(
+        arch=row["arch"],
+        patch_set=row["patch_set"],
+        patch_row=patch_row,
+        top=dict(row["top"]),
+        image_size=(int(image_size[0]), int(image_size[1])),
+        patch_size=int(patch_size),
+        heatmap_activation=whole["heatmap_activation"],
+    )
+
+
+@dataclass(frozen=True)
+class WholeRowSettings:
+    """Everything that changes one Table 2/3 row's result, and nothing else: its network, the
+    staged schedule and its ``extension``, batch size and gradient accumulation, which weights
+    decay, the patch layers' batch-norm handling (``patch_bn``), seed, the epoch it keeps
+    (``monitor``), augmentation and the bootstrap of its intervals."""
+
+    network: NetworkSettings = flat()
+    schedule: tuple[Stage, ...]
+    extension: Mapping[str, Any] | None
+    batch_size: int
+    accumulate: int
+    decay: str
+    patch_bn: str
+    seed: int
+    monitor: str
+    augment: Mapping[str, Any]
+    bootstrap: Mapping[str, Any]
+
+    @property
+    def fit(self) -> FitSettings:
+        """How the row trains."""
+        return FitSettings(
+            schedule=self.schedule,
+            seed=self.seed,
+            monitor=self.monitor,
+            augment=self.augment,
+            accumulate=self.accumulate,
+            decay=self.decay,
+            fixed_bn=self.patch_bn == "fixed",
+            extension=self.extension,
+        )
 
 
 def whole_training_settings(
     row: Mapping[str, Any],
     whole: Mapping[str, Any],
     augment: Mapping[str, Any],
-    patch_row: str,
-    image_size: tuple[int, int],
-    patch_size: int,
-) -> dict[str, Any]:
-    """Everything that changes one row's result, and nothing else (plain types).
+    network: NetworkSettings,
+) -> WholeRowSettings:
+    """Everything that changes one row's result, and nothing else.
 
     ``whole`` is params.yaml's ``whole_image`` block, ``augment`` the patch stage's (the paper
-    uses the same augmentation for both), ``patch_row`` the Table 1 row whose model it builds on.
+    uses the same augmentation for both), ``network`` the row's network
+    (:func:`network_settings`).
     """
-    schedule = scale_schedule(whole["schedule"], whole["epoch_scale"])
-    return {
-        **model_settings(row, whole, patch_row, image_size, patch_size),
-        "schedule": schedule_to_config(schedule),
-        "extension": dict(whole["extension"]) if whole.get("extension") else None,
-        "batch_size": int(whole["batch_size"]),
-        "accumulate": int(whole["accumulate"]),
-        "decay": whole["decay"],
-        "patch_bn": whole["patch_bn"],
-        "seed": int(whole["seed"]),
-        "monitor": whole["monitor"],
-        "augment": dict(augment),
-        "bootstrap": dict(whole["bootstrap"]),
-    }
+    return WholeRowSettings(
+        network=network,
+        schedule=tuple(scale_schedule(whole["schedule"], whole["epoch_scale"])),
+        extension=dict(whole["extension"]) if whole.get("extension") else None,
+        batch_size=int(whole["batch_size"]),
+        accumulate=int(whole["accumulate"]),
+        decay=whole["decay"],
+        patch_bn=whole["patch_bn"],
+        seed=int(whole["seed"]),
+        monitor=whole["monitor"],
+        augment=dict(augment),
+        bootstrap=dict(whole["bootstrap"]),
+    )
+
+
+@dataclass(frozen=True)
+class TwoStepSettings:
+    """Everything that changes the two-step baseline's result (Table 2): the heatmap's region
+    ``cutoffs``, the random forest's size and seed, the patch classifier under it, the image
+    and patch sizes and the bootstrap of its intervals."""
+
+    cutoffs: tuple[float, ...]
+    n_estimators: int
+    max_depth: int | None
+    min_samples_split: int
+    seed: int
+    arch: str
+    patch_set: str
+    patch_row: str
+    image_size: tuple[int, int]
+    patch_size: int
+    bootstrap: Mapping[str, Any]
+
+
+def two_step_settings(
+    two_step: Mapping[str, Any], network: NetworkSettings, bootstrap: Mapping[str, Any]
+) -> TwoStepSettings:
+    """The two-step row's settings: params.yaml's ``two_step`` block on the row's patch
+    classifier (``network``; its top is the forest, so only the patch classifier counts)."""
+    return TwoStepSettings(
+        cutoffs=tuple(two_step["cutoffs"]),
+        n_estimators=two_step["n_estimators"],
+        max_depth=two_step["max_depth"],
+        min_samples_split=two_step["min_samples_split"],
+        seed=two_step["seed"],
+        arch=network.arch,
+        patch_set=network.patch_set,
+        patch_row=network.patch_row,
+        image_size=network.image_size,
+        patch_size=network.patch_size,
+        bootstrap=dict(bootstrap),
+    )

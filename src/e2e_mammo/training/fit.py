@@ -42,6 +42,7 @@ from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.loaders import set_epoch
 from e2e_mammo.data.samplers import AUGMENT_STREAM, MODEL_STREAM, epoch_generator, epoch_seed
 from e2e_mammo.plan.schedules import Stage, stage_for_epoch, total_epochs
+from e2e_mammo.plan.settings import FitSettings
 from e2e_mammo.training import checkpoint as ckpt
 from e2e_mammo.training.loop import EpochSettings, evaluate, train_one_epoch
 from e2e_mammo.training.monitor import check_monitor, improves, monitor_score
@@ -111,6 +112,22 @@ class FitConfig:
     def settings(self) -> dict[str, Any]:
         """Plain-type form (part of a run's identity)."""
         return ckpt.normalise_config(dataclasses.asdict(self))
+
+
+def fit_config(fit: FitSettings) -> FitConfig:
+    """The run a stage's :class:`~e2e_mammo.plan.settings.FitSettings` describe (a fixed
+    ``fixed_bn`` keeps the backbone's batch-norm statistics)."""
+    return FitConfig(
+        schedule=tuple(fit.schedule),
+        top_blocks=tuple(fit.top_blocks),
+        monitor=fit.monitor,
+        seed=fit.seed,
+        augment=AugmentConfig.from_dict(fit.augment),
+        extension=Extension(**fit.extension) if fit.extension else None,
+        accumulate=fit.accumulate,
+        decay=fit.decay,
+        fixed_bn_stats=("backbone",) if fit.fixed_bn else (),
+    )
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """One row of Table 1: train a patch classifier on a patch set, score every split.
 
-The row's training settings (:func:`row_training_settings`, in the torch-free
-:mod:`e2e_mammo.plan.patch_rows` and re-exported here) are exactly what changes its result:
+The row's training settings (:class:`~e2e_mammo.plan.patch_rows.PatchRowSettings`, built by
+the torch-free plan) are exactly what changes its result:
 architecture, patch set, initialisation and weights file, its own schedule (epochs scaled),
 its top blocks, batch size, seed, augmentation and monitor. The paper's published numbers
 never reach a training job (they go to the table). The job (:func:`train_patch_row`) runs
@@ -17,25 +17,23 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import torch
 
 from e2e_mammo.constants import PATCH_CLASSES, SPLITS
 from e2e_mammo.data import load_patch_split, make_loader
-from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
 from e2e_mammo.models.patch_classifier import build_patch_classifier
 from e2e_mammo.models.saved import save_model
-from e2e_mammo.plan.schedules import schedule_from_config
+from e2e_mammo.plan.patch_rows import PatchRowSettings
+from e2e_mammo.plan.settings import to_params
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
-from e2e_mammo.training.fit import FitConfig
+from e2e_mammo.training.fit import FitConfig, fit_config
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 
@@ -43,16 +41,6 @@ log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
 #: write on the 2-core machines; short demo epochs (~4 s) write one at most every 30 s.
 CHECKPOINT_INTERVAL_S = 30.0
-
-
-def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
-    return FitConfig(
-        schedule=tuple(schedule_from_config(settings["schedule"])),
-        top_blocks=tuple(settings["top_blocks"]),
-        monitor=settings["monitor"],
-        seed=settings["seed"],
-        augment=AugmentConfig.from_dict(settings["augment"]),
-    )
 
 
 def _score_splits(model, data, dev, cfg: FitConfig, batch_size: int):
@@ -86,7 +74,7 @@ class PatchRowFiles:
 
 @dataclass(frozen=True)
 class _RowInputs:
-    settings: Mapping[str, Any]
+    settings: PatchRowSettings
     patches_dir: Path
     mean: float
     out_dir: Path
@@ -95,10 +83,10 @@ class _RowInputs:
 
 
 def _build_model(row: _RowInputs) -> torch.nn.Module:
-    torch.manual_seed(row.settings["seed"])  # the random initialisation is part of the run
+    torch.manual_seed(row.settings.seed)  # the random initialisation is part of the run
     return build_patch_classifier(
-        row.settings["arch"],
-        pretrained=row.settings["init"],
+        row.settings.arch,
+        pretrained=row.settings.init,
         weights_path=row.weights,
         mean=row.mean,
     )
@@ -107,7 +95,7 @@ def _build_model(row: _RowInputs) -> torch.nn.Module:
 def _save_outputs(model, row: _RowInputs, predictions: pd.DataFrame) -> None:
     write_predictions(predictions, row.out_dir / "predictions.csv")
     spec = {
-        "arch": row.settings["arch"],
+        "arch": row.settings.arch,
         "n_classes": len(PATCH_CLASSES),
         "class_names": list(PATCH_CLASSES),
     }
@@ -116,9 +104,9 @@ def _save_outputs(model, row: _RowInputs, predictions: pd.DataFrame) -> None:
 
 def _train(ctx: JobContext, row: _RowInputs) -> JobOutcome:
     data = {split: load_patch_split(row.patches_dir, split) for split in SPLITS}
-    cfg = _fit_config(row.settings)
-    model, dev, bs = _build_model(row), pick_device(row.device), row.settings["batch_size"]
-    seed = row.settings["seed"]
+    cfg = fit_config(row.settings.fit)
+    model, dev, bs = _build_model(row), pick_device(row.device), row.settings.batch_size
+    seed = row.settings.seed
     # memory-mapped patch batches are one copy each: loader workers would cost more than save
     train = make_loader(data["train"][0], bs, shuffle=True, seed=seed, drop_single=True)
     val = make_loader(data["val"][0], bs, shuffle=False)
@@ -134,7 +122,7 @@ def _train(ctx: JobContext, row: _RowInputs) -> JobOutcome:
 
 def train_patch_row(
     row_name: str,
-    settings: Mapping[str, Any],
+    settings: PatchRowSettings,
     files: PatchRowFiles,
     tracking: TrackingConfig,
     threads: int = 1,
@@ -148,21 +136,23 @@ def train_patch_row(
     inputs = tuple(patches_dir / f"{s}.{ext}" for s in SPLITS for ext in ("npy", "csv"))
     inputs += (Path(mean_json),) + ((Path(weights),) if weights else ())
     tags = {"table": "1", "row": row_name, "stage": "patch", "status": "ok"}
+    plain = to_params(settings)
     job = TrackedJob(
         name=f"table1/{row_name}",
         out_dir=out_dir,
         inputs=inputs,
-        settings={k: v for k, v in settings.items() if k != "pretrained_label"},
-        tags={**tags, "git_commit": git_commit(), "init": settings["init"]},
-        params={**settings, "mean": mean, "threads": threads},
+        # how Table 1 labels the initialisation is not part of the training
+        settings={k: v for k, v in plain.items() if k != "pretrained_label"},
+        tags={**tags, "git_commit": git_commit(), "init": settings.init},
+        params={**plain, "mean": mean, "threads": threads},
         datasets=tuple((s, patches_dir / f"{s}.csv") for s in SPLITS),
         result={
             "row": row_name,
-            "arch": settings["arch"],
-            "patch_set": settings["patch_set"],
-            "pretrained_label": settings["pretrained_label"],
+            "arch": settings.arch,
+            "patch_set": settings.patch_set,
+            "pretrained_label": settings.pretrained_label,
             "status": "ok",
-            "note": _init_note(settings["pretrained_label"]),
+            "note": _init_note(settings.pretrained_label),
         },
     )
     row = _RowInputs(settings, patches_dir, mean, out_dir, weights, device)

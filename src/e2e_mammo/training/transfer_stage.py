@@ -40,7 +40,6 @@ import torch
 
 from e2e_mammo.constants import IMAGE_CLASSES
 from e2e_mammo.data import WholeImageDataset, make_loader
-from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.bootstrap import prediction_auc
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
@@ -48,13 +47,14 @@ from e2e_mammo.evaluation.split_metrics import A_SCORE, SCORE
 from e2e_mammo.io import atomic_write_csv
 from e2e_mammo.models.input_transform import InputNormalization
 from e2e_mammo.models.saved import load_model, read_payload
-from e2e_mammo.plan.schedules import schedule_from_config
+from e2e_mammo.plan.settings import to_params
+from e2e_mammo.plan.transfer_cells import TransferCellSettings
 from e2e_mammo.preprocess.splits import holdout_patients, patient_labels
 from e2e_mammo.preprocess.subsets import subset_counts, subset_images
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
-from e2e_mammo.training.fit import FitConfig
+from e2e_mammo.training.fit import fit_config
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 from e2e_mammo.training.whole_stage import (
@@ -90,28 +90,17 @@ class TransferInputs:
     data: str = "real"
 
 
-def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
-    return FitConfig(
-        schedule=tuple(schedule_from_config(settings["schedule"])),
-        monitor="last" if settings["select"] == "last" else "val_auc",
-        seed=settings["seed"],
-        augment=AugmentConfig.from_dict(settings["augment"]),
-        decay=settings["decay"],
-        fixed_bn_stats=("backbone",) if settings["patch_bn"] == "fixed" else (),
-    )
-
-
-def _start_model(settings: Mapping[str, Any], inputs: TransferInputs, mean: float):
+def _start_model(settings: TransferCellSettings, inputs: TransferInputs, mean: float):
     """The model a cell fine-tunes, with INbreast's mean in its input transform, and its spec."""
-    if settings["init"] == "whole_image":
+    if settings.init == "whole_image":
         model, spec = load_model(inputs.init_model)
         if spec.get("kind") != "whole_image_classifier":
             raise ValueError(
                 f"{inputs.init_model}: expected a whole-image classifier, found {spec.get('kind')}"
             )
     else:
-        model = build_from_patch_model(inputs.init_model, settings)
-        spec = row_spec(settings)
+        model = build_from_patch_model(inputs.init_model, settings.network, settings.seed)
+        spec = row_spec(settings.network)
     transforms = [m for m in model.modules() if isinstance(m, InputNormalization)]
     if not transforms:
         raise ValueError(f"{inputs.init_model}: the model has no input transform to set a mean in")
@@ -120,25 +109,23 @@ def _start_model(settings: Mapping[str, Any], inputs: TransferInputs, mean: floa
     return model, spec
 
 
-def _init_heatmap_head(settings: Mapping[str, Any], inputs: TransferInputs) -> dict | None:
+def _init_heatmap_head(settings: TransferCellSettings, inputs: TransferInputs) -> dict | None:
     """The patch classifier's head the starting model carries (for the bundle's heatmap)."""
-    if settings["init"] == "whole_image":
+    if settings.init == "whole_image":
         return read_payload(inputs.init_model).get("heatmap_head")
-    return patch_head_entry(inputs.init_model, settings["patch_size"])
+    return patch_head_entry(inputs.init_model, settings.network.patch_size)
 
 
 def training_images(
-    train: pd.DataFrame, settings: Mapping[str, Any]
+    train: pd.DataFrame, settings: TransferCellSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(images trained on, inner validation images) of a cell: its subset of the training split,
     less the inner validation patients when ``select`` is ``inner_val`` (else none)."""
-    subset = subset_images(
-        train, settings["size"], settings["seed"], settings["reference_patients"]
-    )
-    if settings["select"] != "inner_val":
+    subset = subset_images(train, settings.size, settings.seed, settings.reference_patients)
+    if settings.select != "inner_val":
         return subset, subset.iloc[0:0]
-    rng = np.random.default_rng([settings["seed"], 1])
-    inner = holdout_patients(patient_labels(subset), settings["inner_val_frac"], rng)
+    rng = np.random.default_rng([settings.seed, 1])
+    inner = holdout_patients(patient_labels(subset), settings.inner_val_frac, rng)
     held = subset["patient_id"].isin(inner)
     return subset[~held].reset_index(drop=True), subset[held].reset_index(drop=True)
 
@@ -168,7 +155,7 @@ def _subset_table(used: pd.DataFrame, inner: pd.DataFrame) -> pd.DataFrame:
     return frame[["image_id", "patient_id", "label", "role"]]
 
 
-def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs) -> JobOutcome:
+def _train(ctx: JobContext, settings: TransferCellSettings, inputs: TransferInputs) -> JobOutcome:
     tables = image_split_tables(inputs.splits_csv, inputs.manifest_csv)
     used, inner = training_images(tables["train"], settings)
     reported = tables[REPORTED_SPLIT]
@@ -177,24 +164,25 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
     atomic_write_csv(_subset_table(used, inner), inputs.out_dir / "subset.csv", safe=True)
     mean = float(json.loads(Path(inputs.mean_json).read_text())["mean"])
     model, spec = _start_model(settings, inputs, mean)
-    size, bs = tuple(settings["image_size"]), settings["batch_size"]
+    size, bs = settings.network.image_size, settings.batch_size
     data = {
         name: WholeImageDataset(t["png_path"], t["label"], size)
         for name, t in (("train", used), ("inner", inner), ("reported", reported))
     }
     dev, workers = pick_device(inputs.device), inputs.workers
     train = make_loader(
-        data["train"], bs, shuffle=True, seed=settings["seed"], workers=workers, drop_single=True
+        data["train"], bs, shuffle=True, seed=settings.seed, workers=workers, drop_single=True
     )
     inner_loader = make_loader(data["inner"], bs, shuffle=False) if len(inner) else None
-    result = ctx.fit(model, train, inner_loader, _fit_config(settings), dev, CHECKPOINT_INTERVAL_S)
+    cfg = fit_config(settings.fit)
+    result = ctx.fit(model, train, inner_loader, cfg, dev, CHECKPOINT_INTERVAL_S)
     scored = evaluate(
-        model, make_loader(data["reported"], bs, shuffle=False), device=dev, tta=settings["tta"]
+        model, make_loader(data["reported"], bs, shuffle=False), device=dev, tta=settings.tta
     )
     predictions = prediction_frame(REPORTED_SPLIT, scored, IMAGE_CLASSES, ids=reported)
     predictions = predictions.drop(columns=["png_path"], errors="ignore")
     write_predictions(predictions, inputs.out_dir / "predictions.csv")
-    metrics = reported_metrics(predictions, settings["bootstrap"])
+    metrics = reported_metrics(predictions, settings.bootstrap)
     head = _init_heatmap_head(settings, inputs)
     write_job_bundle(model, spec, settings, inputs, metrics, ctx.name, head)
     extra = {
@@ -203,7 +191,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
         "n_val_images": int(len(reported)),
         "best_epoch": result.best_epoch,
         "epochs_trained": result.epochs,
-        "select": settings["select"],
+        "select": settings.select,
         "inbreast_mean": mean,
     }
     # every cell's run logs Table 4's keys; the A-AUC (ensemble-size cells only) stays in
@@ -214,7 +202,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: TransferInputs)
 
 def transfer_cell(
     model_name: str,
-    settings: Mapping[str, Any],
+    settings: TransferCellSettings,
     inputs: TransferInputs,
     *,
     tracking: TrackingConfig,
@@ -222,7 +210,8 @@ def transfer_cell(
 ) -> dict:
     """Fine-tune (or resume) one Table 4 cell; write its outputs; return ``result.json``."""
     torch.set_num_threads(max(1, threads))
-    init, size, seed = settings["init"], settings["size"], settings["seed"]
+    init, size, seed, network = settings.init, settings.size, settings.seed, settings.network
+    plain = to_params(settings)
     files = (inputs.splits_csv, inputs.manifest_csv, inputs.mean_json, inputs.init_model)
     tags = {
         "table": "4",
@@ -238,15 +227,15 @@ def transfer_cell(
         name=f"table4/{init}/{model_name}/n{size}-s{seed}",
         out_dir=inputs.out_dir,
         inputs=files,
-        settings=settings,
+        settings=plain,
         tags=tags,
-        params={**settings, "threads": threads, "workers": inputs.workers},
+        params={**plain, "threads": threads, "workers": inputs.workers},
         datasets=(("splits", inputs.splits_csv),),
         result={
             "row": model_name,
-            "arch": settings["arch"],
-            "top": settings["top"],
-            "patch_row": settings["patch_row"],
+            "arch": network.arch,
+            "top": dict(network.top),
+            "patch_row": network.patch_row,
             "init": init,
             "size": size,
             "seed": seed,

@@ -19,8 +19,8 @@ stages read it and never rerun the model. ``result.json`` holds test AUC and A-A
 patient-level bootstrap interval, the validation AUCs that choose ensemble members, the best
 epoch and the row's table cells.
 
-:func:`whole_training_settings` (in the torch-free :mod:`e2e_mammo.plan.whole_rows`,
-re-exported here) is exactly what changes a row's result: the paper's published
+:class:`~e2e_mammo.plan.whole_rows.WholeRowSettings` (built by the torch-free plan) is exactly
+what changes a row's result: the paper's published
 numbers never reach a training job, and neither do loader workers or activation checkpointing
 (they change speed and memory, not results).
 """
@@ -39,7 +39,6 @@ import torch
 
 from e2e_mammo.constants import IMAGE_CLASSES, SPLITS
 from e2e_mammo.data import WholeImageDataset, make_loader
-from e2e_mammo.data.augment import AugmentConfig
 from e2e_mammo.data.whole_images import image_split_tables
 from e2e_mammo.evaluation.predictions import prediction_frame, write_predictions
 from e2e_mammo.evaluation.split_metrics import metric_scalars, split_metrics
@@ -53,11 +52,13 @@ from e2e_mammo.models.bundle import (
 from e2e_mammo.models.heatmap import heatmap_window
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_image_spec
-from e2e_mammo.plan.schedules import schedule_from_config
+from e2e_mammo.plan.settings import to_params
+from e2e_mammo.plan.transfer_cells import TransferCellSettings
+from e2e_mammo.plan.whole_rows import NetworkSettings, WholeRowSettings
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.tracking import TrackingConfig
 from e2e_mammo.training.devices import pick_device
-from e2e_mammo.training.fit import Extension, FitConfig
+from e2e_mammo.training.fit import fit_config
 from e2e_mammo.training.job import JobContext, JobOutcome, TrackedJob, run_tracked_job
 from e2e_mammo.training.loop import evaluate
 
@@ -68,20 +69,6 @@ CHECKPOINT_INTERVAL_S = 60.0
 #: test (the tables). Nothing reads training-set scores; with flip TTA they were a fifth of a
 #: demo row's time.
 SCORED_SPLITS = ("val", "test")
-
-
-def _fit_config(settings: Mapping[str, Any]) -> FitConfig:
-    ext = settings.get("extension")
-    return FitConfig(
-        schedule=tuple(schedule_from_config(settings["schedule"])),
-        monitor=settings["monitor"],
-        seed=settings["seed"],
-        augment=AugmentConfig.from_dict(settings["augment"]),
-        extension=Extension(**ext) if ext else None,
-        accumulate=settings["accumulate"],
-        decay=settings["decay"],
-        fixed_bn_stats=("backbone",) if settings["patch_bn"] == "fixed" else (),
-    )
 
 
 @dataclass(frozen=True)
@@ -100,11 +87,11 @@ class WholeRowInputs:
     data: str = "real"
 
 
-def _score_splits(model, tables, datasets, dev, settings) -> pd.DataFrame:
+def _score_splits(model, tables, datasets, dev, batch_size: int) -> pd.DataFrame:
     """Predictions of the scored splits with flip TTA (one table)."""
     frames = []
     for split in SCORED_SPLITS:
-        loader = make_loader(datasets[split], settings["batch_size"], shuffle=False)
+        loader = make_loader(datasets[split], batch_size, shuffle=False)
         result = evaluate(model, loader, device=dev, tta=True)
         frames.append(prediction_frame(split, result, IMAGE_CLASSES, ids=tables[split]))
     frame = pd.concat(frames, ignore_index=True)
@@ -112,24 +99,27 @@ def _score_splits(model, tables, datasets, dev, settings) -> pd.DataFrame:
 
 
 def build_from_patch_model(
-    patch_model_path: Path, settings: Mapping[str, Any], activation_checkpointing: bool = False
+    patch_model_path: Path,
+    network: NetworkSettings,
+    seed: int,
+    activation_checkpointing: bool = False,
 ) -> torch.nn.Module:
-    """A whole-image classifier of ``settings`` (arch, top, sizes, heatmap activation, seed) on
-    the patch classifier saved at ``patch_model_path``; the new layers are seeded."""
+    """The whole-image classifier ``network`` describes (arch, top, sizes, heatmap activation)
+    on the patch classifier saved at ``patch_model_path``; the new layers are seeded."""
     patch_model, spec = load_model(patch_model_path)
-    if spec.get("kind") != "patch_classifier" or spec.get("arch") != settings["arch"]:
+    if spec.get("kind") != "patch_classifier" or spec.get("arch") != network.arch:
         raise ValueError(
-            f"{patch_model_path}: expected a {settings['arch']} patch classifier, "
+            f"{patch_model_path}: expected a {network.arch} patch classifier, "
             f"found {spec.get('kind')} {spec.get('arch')}"
         )
-    torch.manual_seed(settings["seed"])  # the new layers' initialisation is part of the run
+    torch.manual_seed(seed)  # the new layers' initialisation is part of the run
     model = build_whole_image_classifier(
         patch_model,
-        settings["arch"],
-        settings["top"],
-        tuple(settings["image_size"]),
-        settings["patch_size"],
-        heatmap_activation=settings["heatmap_activation"],
+        network.arch,
+        network.top,
+        network.image_size,
+        network.patch_size,
+        heatmap_activation=network.heatmap_activation,
     )
     model.activation_checkpointing = activation_checkpointing
     return model
@@ -141,21 +131,21 @@ def patch_head_entry(patch_model_path: Path, patch_size: int) -> dict:
     return linear_head_entry(patch_model.head, heatmap_window(int(patch_size)))
 
 
-def row_spec(settings: Mapping[str, Any]) -> dict:
-    """The saved spec of the whole-image classifier that ``settings`` describe."""
+def row_spec(network: NetworkSettings) -> dict:
+    """The saved spec of the whole-image classifier that ``network`` describes."""
     return whole_image_spec(
-        settings["arch"],
-        settings["top"],
-        tuple(settings["image_size"]),
-        settings["patch_size"],
-        heatmap_activation=settings["heatmap_activation"],
+        network.arch,
+        network.top,
+        network.image_size,
+        network.patch_size,
+        heatmap_activation=network.heatmap_activation,
     )
 
 
 def write_job_bundle(
     model: torch.nn.Module,
     spec: Mapping[str, Any],
-    settings: Mapping[str, Any],
+    settings: WholeRowSettings | TransferCellSettings,
     inputs: Any,
     metrics: Mapping[str, Any],
     source: str,
@@ -170,11 +160,11 @@ def write_job_bundle(
         inputs.out_dir / "model.pt",
         model,
         spec,
-        preprocess=preprocess_record(settings["image_size"], inputs.intensity, model),
+        preprocess=preprocess_record(settings.network.image_size, inputs.intensity, model),
         provenance=provenance_record(
             source,
             data=inputs.data,
-            settings=settings,
+            settings=to_params(settings),
             data_files={"splits": inputs.splits_csv, "manifest": inputs.manifest_csv},
             metrics=metrics,
         ),
@@ -182,24 +172,25 @@ def write_job_bundle(
     )
 
 
-def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs) -> JobOutcome:
+def _train(ctx: JobContext, settings: WholeRowSettings, inputs: WholeRowInputs) -> JobOutcome:
     tables = image_split_tables(inputs.splits_csv, inputs.manifest_csv)
-    size = tuple(settings["image_size"])
+    network, bs, seed = settings.network, settings.batch_size, settings.seed
+    size, workers = network.image_size, inputs.workers
     datasets = {s: WholeImageDataset(t["png_path"], t["label"], size) for s, t in tables.items()}
-    cfg = _fit_config(settings)
-    model = build_from_patch_model(inputs.patch_model, settings, inputs.activation_checkpointing)
+    model = build_from_patch_model(
+        inputs.patch_model, network, seed, inputs.activation_checkpointing
+    )
     dev = pick_device(inputs.device)
-    bs, seed, workers = settings["batch_size"], settings["seed"], inputs.workers
     train = make_loader(
         datasets["train"], bs, shuffle=True, seed=seed, workers=workers, drop_single=True
     )
     val = make_loader(datasets["val"], bs, shuffle=False, workers=workers)
-    result = ctx.fit(model, train, val, cfg, dev, CHECKPOINT_INTERVAL_S)
-    predictions = _score_splits(model, tables, datasets, dev, settings)
+    result = ctx.fit(model, train, val, fit_config(settings.fit), dev, CHECKPOINT_INTERVAL_S)
+    predictions = _score_splits(model, tables, datasets, dev, bs)
     write_predictions(predictions, inputs.out_dir / "predictions.csv")
-    metrics = split_metrics(predictions, settings["bootstrap"])
-    fallback = patch_head_entry(inputs.patch_model, settings["patch_size"])
-    write_job_bundle(model, row_spec(settings), settings, inputs, metrics, ctx.name, fallback)
+    metrics = split_metrics(predictions, settings.bootstrap)
+    fallback = patch_head_entry(inputs.patch_model, network.patch_size)
+    write_job_bundle(model, row_spec(network), settings, inputs, metrics, ctx.name, fallback)
     best = result.best_score if math.isfinite(result.best_score) else None
     extra = {
         "best_epoch": result.best_epoch,
@@ -213,7 +204,7 @@ def _train(ctx: JobContext, settings: Mapping[str, Any], inputs: WholeRowInputs)
 
 def train_whole_row(
     row_name: str,
-    settings: Mapping[str, Any],
+    settings: WholeRowSettings,
     inputs: WholeRowInputs,
     meta: Mapping[str, Any],
     *,
@@ -227,23 +218,23 @@ def train_whole_row(
     """
     torch.set_num_threads(max(1, threads))
     files = (inputs.splits_csv, inputs.manifest_csv, inputs.patch_model)
-    table = str(meta.get("table", ""))
+    table, network, plain = str(meta.get("table", "")), settings.network, to_params(settings)
     tags = {"table": table, "row": row_name, "stage": "whole_image", "status": "ok"}
     job = TrackedJob(
         name=f"table{table}/{row_name}",
         out_dir=inputs.out_dir,
         inputs=files,
-        settings=settings,
-        tags={**tags, "git_commit": git_commit(), "patch_row": settings["patch_row"]},
-        params={**settings, "threads": threads, "workers": inputs.workers},
+        settings=plain,
+        tags={**tags, "git_commit": git_commit(), "patch_row": network.patch_row},
+        params={**plain, "threads": threads, "workers": inputs.workers},
         datasets=(("splits", inputs.splits_csv),),
         result={
             "row": row_name,
-            "arch": settings["arch"],
-            "patch_set": settings["patch_set"],
+            "arch": network.arch,
+            "patch_set": network.patch_set,
             "status": "ok",
             **meta,
-            "patch_model": settings["patch_row"],
+            "patch_model": network.patch_row,
         },
     )
     return run_tracked_job(job, tracking, lambda ctx: _train(ctx, settings, inputs))

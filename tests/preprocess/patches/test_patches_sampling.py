@@ -16,7 +16,7 @@ from helpers.patch_cases import ring as _ring
 from helpers.patch_cases import run_patch_set as _run
 from helpers.patch_cases import square as _square
 
-from e2e_mammo.preprocess.patches import breast_mask, overlap_ratio_map, scaled_patch_size
+from e2e_mammo.preprocess.patches import breast_mask, overlap_ratio_map
 from e2e_mammo.preprocess.patches.sampling import (
     THRESHOLD_FLOOR,
     centred_box,
@@ -27,12 +27,6 @@ from e2e_mammo.preprocess.patches.sampling import (
 # --------------------------------------------------------------------------------------------
 # The rules on arrays
 # --------------------------------------------------------------------------------------------
-
-
-def test_scaled_patch_size() -> None:
-    assert scaled_patch_size(224, 1152) == 224
-    assert scaled_patch_size(224, 256) == 50
-    assert scaled_patch_size(224, 576) == 112
 
 
 def test_overlap_ratio_is_the_or_rule_for_every_box() -> None:

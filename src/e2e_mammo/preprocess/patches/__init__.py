@@ -22,7 +22,6 @@ from e2e_mammo.preprocess.patches.sampling import (
     box_sums,
     breast_mask,
     overlap_ratio_map,
-    scaled_patch_size,
 )
 from e2e_mammo.preprocess.patches.stage import (
     COUNT_COLUMNS,
@@ -42,5 +41,4 @@ __all__ = [
     "class_of",
     "extract_patch_set",
     "overlap_ratio_map",
-    "scaled_patch_size",
 ]

@@ -75,13 +75,6 @@ class Placement:
 # --------------------------------------------------------------------------------------------
 
 
-def scaled_patch_size(patch_size: int, image_height: int, reference_height: int = 1152) -> int:
-    """The patch side scaled with the image height (224 px at 1152 rows -> 50 px at 256 rows)."""
-    if patch_size <= 0 or image_height <= 0 or reference_height <= 0:
-        raise ValueError("patch_size, image_height and reference_height must be positive")
-    return max(1, math.floor(patch_size * image_height / reference_height + 0.5))
-
-
 def pad_to(image: np.ndarray, size: int) -> np.ndarray:
     """Zero-pad at the bottom/right so that both sides are at least ``size``."""
     rows, cols = image.shape
@@ -229,5 +222,4 @@ __all__ = [
     "pad_to",
     "sample_background_patches",
     "sample_roi_patches",
-    "scaled_patch_size",
 ]
