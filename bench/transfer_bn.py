@@ -30,7 +30,7 @@ from e2e_mammo.plan.sizes import scaled_patch_size
 from e2e_mammo.plan.transfer_cells import TransferCell, TransferCellSettings, transfer_settings
 from e2e_mammo.plan.whole_rows import network_settings
 from e2e_mammo.tracking import TrackingConfig
-from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
+from e2e_mammo.training.transfer_stage import TransferInputs, fine_tune_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("fixed", "batch")
@@ -82,7 +82,7 @@ def run_cell(config: dict, pipeline: Path, model: str, bn: str, args, out: Path)
         intensity=config["convert"]["intensity"],
         data=data_kind(config, "cbis_ddsm", "inbreast"),
     )
-    transfer_cell(model, settings, inputs, tracking=TrackingConfig(enabled=False), threads=2)
+    fine_tune_cell(model, settings, inputs, tracking=TrackingConfig(enabled=False), threads=2)
     return pd.read_csv(inputs.out_dir / "predictions.csv")
 
 

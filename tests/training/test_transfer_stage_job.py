@@ -16,7 +16,7 @@ from e2e_mammo.models.whole_image import build_whole_image_classifier, whole_ima
 from e2e_mammo.plan.transfer_cells import TransferCell, transfer_settings
 from e2e_mammo.plan.whole_rows import network_settings
 from e2e_mammo.tracking import PARENT_TAG, TrackingConfig, create_parent_run
-from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
+from e2e_mammo.training.transfer_stage import TransferInputs, fine_tune_cell
 
 TOP = {"type": "resnet", "heatmap": True, "blocks": [[8, 8, 16, 1]]}
 ROW = {"row": "tiny", "arch": "resnet50", "patch_set": "S10", "top": TOP}
@@ -69,7 +69,7 @@ def cells(tmp_path_factory, migrated_mlflow_db):
         )
         inputs = TransferInputs(splits, manifest, mean, start, folder / init)
         child = replace(store, parent_run_id=parent)
-        result = transfer_cell("tiny", settings, inputs, tracking=child)
+        result = fine_tune_cell("tiny", settings, inputs, tracking=child)
         out[init] = (folder / init, result)
     return out, store, parent
 
@@ -142,7 +142,7 @@ def test_inner_validation_keeps_the_best_epoch_of_held_out_training_patients(tmp
     cell = TransferCell(init="patch_only", network=NETWORK, size="all", seed=1)
     settings = transfer_settings(cell, transfer=transfer, whole=WHOLE_PARAMS, augment={})
     inputs = TransferInputs(splits, manifest, mean, write_patch_model(tmp_path / "p.pt"), tmp_path)
-    result = transfer_cell("tiny", settings, inputs, tracking=TrackingConfig(enabled=False))
+    result = fine_tune_cell("tiny", settings, inputs, tracking=TrackingConfig(enabled=False))
     subset = pd.read_csv(tmp_path / "subset.csv")
     assert set(subset["role"]) == {"train", "inner_val"}
     assert result["n_inner_val_images"] == (subset["role"] == "inner_val").sum() > 0

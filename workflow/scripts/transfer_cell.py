@@ -8,7 +8,7 @@ from e2e_mammo.plan.settings import from_params
 from e2e_mammo.plan.transfer_cells import TransferCellSettings
 from e2e_mammo.tracking import job_tracking
 from e2e_mammo.training.devices import set_scale
-from e2e_mammo.training.transfer_stage import TransferInputs, transfer_cell
+from e2e_mammo.training.transfer_stage import TransferInputs, fine_tune_cell
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
         intensity=snakemake.config["convert"]["intensity"],
         data=data_kind(snakemake.config, "cbis_ddsm", "inbreast"),
     )
-    transfer_cell(
+    fine_tune_cell(
         snakemake.wildcards.model,
         from_params(TransferCellSettings, snakemake.params.settings),
         inputs,

@@ -200,7 +200,7 @@ def _train(ctx: JobContext, settings: TransferCellSettings, inputs: TransferInpu
     return JobOutcome(result.history, scalars, {**metrics, **extra})
 
 
-def transfer_cell(
+def fine_tune_cell(
     model_name: str,
     settings: TransferCellSettings,
     inputs: TransferInputs,
