@@ -91,3 +91,24 @@ def test_a_row_name_in_no_table_stops_the_plan_naming_the_key(config) -> None:
     changed["figures"]["heatmap_row"] = "no-such-row"
     with pytest.raises(ValueError, match="figures.heatmap_row"):
         _plan(changed)
+
+
+def test_the_cbis_ddsm_ensemble_has_one_member_per_family_scored_on_test(config) -> None:
+    settings = _plan(config).ensemble("cbis-ddsm")
+    assert settings.families == tuple(config["ensemble"]["families"])
+    assert (settings.eval_split, settings.threshold, settings.data) == ("test", None, "synthetic")
+
+
+def test_the_inbreast_ensemble_takes_its_members_as_given_at_a_fixed_threshold(config) -> None:
+    settings = _plan(config).ensemble("inbreast")
+    assert settings.families is None and settings.eval_split == "val"
+    assert settings.threshold == config["transfer"]["threshold"]
+
+
+def test_the_claims_know_the_sweeps_sizes_and_the_papers_numbers(config) -> None:
+    plan = _plan(config)
+    claims = plan.claims()
+    assert list(claims.sizes) == config["transfer"]["sweep"]["sizes"]
+    assert claims.paper_ensemble_auc == config["ensemble"]["paper_auc"]
+    assert "profiles/paper" in claims.not_run_switch and "profiles/paper" in claims.sweep_switch
+    assert set(plan.paper_row_aucs()) == set(plan.whole)

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from e2e_mammo.plan.evaluations import ClaimSettings
 from e2e_mammo.reporting.claims import (
     COLUMNS,
-    ClaimSettings,
     EnsembleResult,
     RowResult,
     TransferCell,

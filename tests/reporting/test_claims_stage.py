@@ -5,13 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from e2e_mammo.reporting.claims import COLUMNS, ClaimSettings
-from e2e_mammo.reporting.claims_stage import (
-    ClaimInputs,
-    paper_numbers,
-    paper_table4_aucs,
-    write_claims,
-)
+from e2e_mammo.plan.evaluations import ClaimSettings, paper_numbers, paper_table4_aucs
+from e2e_mammo.reporting.claims import COLUMNS
+from e2e_mammo.reporting.claims_stage import ClaimInputs, write_claims
 
 
 def _write(folder, result, predictions=None):

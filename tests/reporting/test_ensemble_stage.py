@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from e2e_mammo.plan.evaluations import EnsembleSettings
 from e2e_mammo.reporting.ensemble_stage import (
     ENSEMBLE_COLUMNS,
     EnsembleOutputs,
-    EnsembleSettings,
     family_candidates,
     run_ensemble,
     write_ensemble_table,

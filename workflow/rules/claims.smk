@@ -21,13 +21,7 @@ rule claims:
         ENV
     params:
         code=code("claims.py"),
-        table2=config["table2"],
-        table3=config["table3"],
-        table4=config["table4"],
-        sizes=config["transfer"]["sweep"]["sizes"],
-        bootstrap=config["whole_image"]["bootstrap"],
-        note=PAPER_SWITCH,
-        sweep_note=SWEEP_SWITCH,
-        paper_ensemble_auc=config["ensemble"]["paper_auc"],
+        settings=to_params(PLAN.claims()),
+        paper=PLAN.paper_row_aucs(),
     script:
         "../scripts/claims.py"

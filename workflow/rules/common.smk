@@ -5,14 +5,13 @@ import sys
 from pathlib import Path
 
 from e2e_mammo.code_version import code_version
-from e2e_mammo.config import data_kind, is_synthetic, prepare_config
+from e2e_mammo.config import is_synthetic, prepare_config
 from e2e_mammo.constants import SPLITS
 from e2e_mammo.output_times import restore_output_times
 from e2e_mammo.plan.matrix import ExperimentPlan
 from e2e_mammo.plan.members import read_members
 from e2e_mammo.plan.settings import to_params
-from e2e_mammo.plan.transfer_cells import NOT_RUN_NOTE, SWEEP_SWITCH, paper_table4
-from e2e_mammo.plan.whole_rows import PAPER_SWITCH
+from e2e_mammo.plan.transfer_cells import NOT_RUN_NOTE, paper_table4
 from e2e_mammo.tracking import ensure_store_record, workflow_tracking
 
 # typed (`--config key=value` gives strings), validated, the paper profile refused on synthetic

@@ -28,12 +28,7 @@ checkpoint ensemble:
         ENV
     params:
         code=code("ensemble.py"),
-        dataset="cbis-ddsm",
-        families=config["ensemble"]["families"],
-        bootstrap=config["whole_image"]["bootstrap"],
-        eval_split="test",
-        threshold=None,
-        data=data_kind(config, "cbis_ddsm"),
+        settings=to_params(PLAN.ensemble("cbis-ddsm")),
     script:
         "../scripts/ensemble.py"
 

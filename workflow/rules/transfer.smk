@@ -103,11 +103,6 @@ rule inbreast_ensemble:
         ENV
     params:
         code=code("ensemble.py"),
-        dataset="inbreast",
-        families=None,
-        bootstrap=config["whole_image"]["bootstrap"],
-        eval_split="val",
-        threshold=config["transfer"]["threshold"],
-        data=data_kind(config, "cbis_ddsm", "inbreast"),
+        settings=to_params(PLAN.ensemble("inbreast")),
     script:
         "../scripts/ensemble.py"

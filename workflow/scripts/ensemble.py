@@ -6,20 +6,14 @@ split (Fig 3b)."""
 from pathlib import Path
 
 from e2e_mammo.logs import log_to_file
-from e2e_mammo.reporting.ensemble_stage import EnsembleOutputs, EnsembleSettings, run_ensemble
+from e2e_mammo.plan.evaluations import EnsembleSettings
+from e2e_mammo.plan.settings import from_params
+from e2e_mammo.reporting.ensemble_stage import EnsembleOutputs, run_ensemble
 from e2e_mammo.tracking import job_tracking
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
-params = snakemake.params
-settings = EnsembleSettings(
-    dataset=params.dataset,
-    families=params.families,
-    bootstrap=params.bootstrap,
-    eval_split=params.eval_split,
-    threshold=params.threshold,
-    data=params.data,
-)
+settings = from_params(EnsembleSettings, snakemake.params.settings)
 outputs = EnsembleOutputs(
     out_dir=Path(snakemake.output.summary).parent,
     roc_png=Path(snakemake.output.roc),

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from e2e_mammo.config import data_kind
+from e2e_mammo.plan.evaluations import (
+    ClaimSettings,
+    EnsembleSettings,
+    paper_numbers,
+    paper_table4_aucs,
+)
 from e2e_mammo.plan.patch_rows import PatchRowSettings, choose_pretrained, row_training_settings
 from e2e_mammo.plan.sizes import scaled_patch_size
 from e2e_mammo.plan.transfer_cells import (
+    SWEEP_SWITCH,
     TransferCell,
     TransferCellSettings,
     cell_dir,
@@ -28,6 +36,7 @@ from e2e_mammo.plan.transfer_cells import (
     transfer_settings,
 )
 from e2e_mammo.plan.whole_rows import (
+    PAPER_SWITCH,
     NetworkSettings,
     PatchChoice,
     TwoStepSettings,
@@ -272,3 +281,47 @@ class ExperimentPlan:
         transfer = self.config["transfer"]
         size, seed = transfer["ensemble_size"], transfer["sweep"]["seeds"][0]
         return [cell_dir("whole_image", model, size, seed) for model in models]
+
+    # the ensembles and the claims ------------------------------------------------------
+    def ensemble(self, dataset: str) -> EnsembleSettings:
+        """A dataset's ensemble: CBIS-DDSM's one member per paper family, chosen on validation,
+        Youden's threshold there, scored on test (Fig 3a); INbreast's fine-tuned members as
+        given, ``transfer.threshold``, scored on its validation split (Fig 3b)."""
+        cfg = self.config
+        bootstrap = dict(cfg["whole_image"]["bootstrap"])
+        if dataset == "cbis-ddsm":
+            return EnsembleSettings(
+                dataset=dataset,
+                families=tuple(cfg["ensemble"]["families"]),
+                bootstrap=bootstrap,
+                eval_split="test",
+                threshold=None,
+                data=data_kind(cfg, "cbis_ddsm"),
+            )
+        return EnsembleSettings(
+            dataset=dataset,
+            families=None,
+            bootstrap=bootstrap,
+            eval_split="val",
+            threshold=cfg["transfer"]["threshold"],
+            data=data_kind(cfg, "cbis_ddsm", "inbreast"),
+        )
+
+    def claims(self) -> ClaimSettings:
+        """The claims table's bootstrap, the sweep's sizes, the paper's Table 4 and ensemble
+        AUCs and the switches a not-run note names."""
+        cfg = self.config
+        bootstrap = cfg["whole_image"]["bootstrap"]
+        return ClaimSettings(
+            n_boot=int(bootstrap["n_boot"]),
+            seed=int(bootstrap["seed"]),
+            sizes=tuple(cfg["transfer"]["sweep"]["sizes"]),
+            paper_table4=paper_table4_aucs(cfg["table4"]),
+            not_run_switch=PAPER_SWITCH,
+            paper_ensemble_auc=cfg["ensemble"]["paper_auc"],
+            sweep_switch=SWEEP_SWITCH,
+        )
+
+    def paper_row_aucs(self) -> dict[str, dict[str, Any]]:
+        """The paper's AUC and A-AUC of every Table 2/3 row (the claims' paper column)."""
+        return paper_numbers(self.config["table2"], self.config["table3"])

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from e2e_mammo.evaluation.paired import paired_auc_difference, verdict
-from e2e_mammo.preprocess.subsets import size_label
+from e2e_mammo.plan.evaluations import ClaimSettings
+from e2e_mammo.plan.transfer_cells import size_label
 
 COLUMNS = [
     "claim",
@@ -97,20 +98,6 @@ class TransferCell:
     seed: int
     status: str = "ok"
     predictions: pd.DataFrame | None = None
-
-
-@dataclass(frozen=True)
-class ClaimSettings:
-    """The bootstrap, the sweep's sizes in order, the paper's Table 4 AUCs (size label ->
-    {family: auc}) and ensemble AUC, and what a not-run note says (rows; sweep sizes)."""
-
-    n_boot: int = 2000
-    seed: int = 0
-    sizes: Sequence[int | str] = ()
-    paper_table4: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    not_run_switch: str = ""
-    paper_ensemble_auc: float | None = None
-    sweep_switch: str = ""
 
 
 @dataclass(frozen=True, eq=False)

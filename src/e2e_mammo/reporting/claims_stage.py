@@ -21,11 +21,11 @@ import pandas as pd
 
 from e2e_mammo.evaluation.predictions import read_predictions
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
+from e2e_mammo.plan.evaluations import ClaimSettings
 from e2e_mammo.plan.tops import paper_family
-from e2e_mammo.preprocess.subsets import size_label
+from e2e_mammo.plan.transfer_cells import size_label
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.reporting.claims import (
-    ClaimSettings,
     EnsembleResult,
     RowResult,
     TransferCell,
@@ -47,20 +47,6 @@ class ClaimInputs:
     ensemble_summary: Path | None = None
     ensemble_predictions: Path | None = None
     cell_results: Sequence[Path] = ()
-
-
-def paper_numbers(*tables: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``{row: {paper_auc, paper_a_auc}}`` from params.yaml's ``table2``/``table3`` lists."""
-    return {
-        r["row"]: {"paper_auc": r.get("paper_auc"), "paper_a_auc": r.get("paper_a_auc")}
-        for table in tables
-        for r in table
-    }
-
-
-def paper_table4_aucs(table4: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """``{size label: {family: auc}}`` from params.yaml's ``table4`` list."""
-    return {size_label(r["size"]): dict(r.get("paper_auc") or {}) for r in table4}
 
 
 def _predictions(folder: Path) -> pd.DataFrame | None:

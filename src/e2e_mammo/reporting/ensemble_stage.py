@@ -37,6 +37,7 @@ from e2e_mammo.evaluation.ensemble import (
 from e2e_mammo.evaluation.predictions import read_predictions, write_predictions
 from e2e_mammo.io import atomic_write_csv, atomic_write_json
 from e2e_mammo.logged_models import log_model_reference, register_model
+from e2e_mammo.plan.evaluations import EnsembleSettings
 from e2e_mammo.plan.tops import paper_family
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.reporting.figures import plot_roc_curves
@@ -99,26 +100,6 @@ def _roc_curves(averaged: pd.DataFrame, members: list[str], split: str, family: 
     }
     curves[f"ensemble of {len(members)}"] = (labels, part["score"].to_numpy())
     return curves
-
-
-@dataclass(frozen=True)
-class EnsembleSettings:
-    """How a dataset's ensemble is chosen and scored.
-
-    ``families``: the paper families that give one member each (CBIS-DDSM); ``None``: every
-    model given is a member, in their order (INbreast). ``bootstrap``: ``{n_boot, seed}`` of the
-    95% intervals. ``threshold``: a fixed operating point instead of Youden's on
-    ``threshold_split``. ``data``: what the members were trained on (``real`` or ``synthetic``),
-    recorded in the bundle.
-    """
-
-    dataset: str
-    families: Sequence[str] | None
-    bootstrap: Mapping[str, Any]
-    eval_split: str = "test"
-    threshold_split: str = "val"
-    threshold: float | None = None
-    data: str = "real"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import pandas as pd
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
 from e2e_mammo.plan.tops import PAPER_FAMILIES as PAPER_MODELS
 from e2e_mammo.plan.tops import paper_family as paper_model
-from e2e_mammo.preprocess.subsets import size_label
+from e2e_mammo.plan.transfer_cells import size_label
 
 COLUMNS = [
     "size",
