@@ -2,8 +2,9 @@
 
 :class:`BundleScorer` runs every member of a bundle on a batch (N, 1, H, W) of grey images on the
 0-255 scale (16-bit PNG value x 255/65535), with flip test-time augmentation by default (the
-four flips of :func:`~e2e_mammo.evaluation.tta.flip_views` as one batch, softmax averaged: the
-pipeline's A-AUC score), and averages the members' malignant probabilities (the ensemble's
+four flips of :func:`~e2e_mammo.evaluation.tta.flip_views`, as one batch or four,
+:func:`~e2e_mammo.evaluation.tta.over_flip_views`; softmax averaged: the pipeline's A-AUC
+score), and averages the members' malignant probabilities (the ensemble's
 score). The heatmap comes from the same forward pass: each member's patch heatmap (its
 ``heatmap_head`` over its backbone's feature map, softmax over the five patch classes), the
 malignant mass and calcification probabilities summed, each flipped view's map flipped back and
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from e2e_mammo.constants import MALIGNANT_PATCH_CLASSES
-from e2e_mammo.evaluation.tta import flip_views
+from e2e_mammo.evaluation.tta import over_flip_views
 from e2e_mammo.models.bundle import Bundle
 
 MALIGNANT = 1  # index of the malignant class of a whole-image classifier
@@ -53,8 +54,7 @@ class BundleScorer(nn.Module):
         self, model: nn.Module, heatmap: nn.Module, use_heatmap: bool, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         n = x.shape[0]
-        views = flip_views(x) if self.tta else x
-        features = model.features(views)
+        features = over_flip_views(model.features, x) if self.tta else model.features(x)
         top = model.heatmap(features) if model.heatmap is not None else features
         probs = torch.softmax(model.head(top).float(), 1)[:, MALIGNANT]
         maps = None
