@@ -113,6 +113,7 @@ REPORT_TABLES = {
     "table4": "Table 4: transfer learning on INbreast",
     "ensemble": "The ensembles (Fig 3)",
     "claims": "The paper's claims, computed",
+    "localisation": "Localisation: the heatmaps' pointing game",
 }
 REPORT_TABLE_SOURCES = {"ensemble": "results/tables/ensemble.csv"}
 

@@ -111,6 +111,30 @@ rule heatmap_overlays:
         "../scripts/heatmap_overlays.py"
 
 
+# The heatmaps' pointing game on the test images' lesion masks (not a table of the paper):
+# does each trained patch classifier's heatmap peak on the lesion? Reads saved models.
+rule localisation:
+    input:
+        splits="results/splits/cbis-ddsm/splits.csv",
+        manifest="results/converted/cbis-ddsm/manifest.csv",
+        masks="results/converted/cbis-ddsm/masks.csv",
+        models=expand("results/patch_models/{row}/model.pt", row=TRAINED_ROWS),
+    output:
+        csv="results/tables/localisation.csv",
+        md="results/tables/localisation.md",
+        metrics="results/metrics/localisation.json",
+    log:
+        "logs/tables/localisation.log",
+    conda:
+        ENV
+    params:
+        code=code("localisation.py"),
+        rows=TRAINED_ROWS,
+        settings=to_params(PLAN.localisation()),
+    script:
+        "../scripts/localisation.py"
+
+
 rule fig4:
     input:
         expand("results/converted/{dataset}/manifest.csv", dataset=DATASETS),

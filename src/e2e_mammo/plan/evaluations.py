@@ -1,5 +1,5 @@
-"""The settings of the stages that evaluate saved predictions and never rerun a model: a
-dataset's ensemble (Fig 3) and the claims table. Built by the plan
+"""The settings of the stages that evaluate saved predictions and models and never train: a
+dataset's ensemble (Fig 3), the claims table and the heatmaps' localisation table. Built by the plan
 (:meth:`~e2e_mammo.plan.matrix.ExperimentPlan.ensemble`, ``.claims``), run by
 :mod:`e2e_mammo.reporting.ensemble_stage` and :mod:`e2e_mammo.reporting.claims_stage`.
 """
@@ -45,6 +45,17 @@ class ClaimSettings:
     not_run_switch: str = ""
     paper_ensemble_auc: float | None = None
     sweep_switch: str = ""
+
+
+@dataclass(frozen=True)
+class LocalisationSettings:
+    """The pointing game's image and patch sizes (the heatmap's window) and the bootstrap of
+    its intervals."""
+
+    image_size: tuple[int, int]
+    patch_size: int
+    n_boot: int = 2000
+    seed: int = 0
 
 
 def paper_numbers(*tables: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

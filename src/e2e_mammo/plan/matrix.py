@@ -21,6 +21,7 @@ from e2e_mammo.config import data_kind
 from e2e_mammo.plan.evaluations import (
     ClaimSettings,
     EnsembleSettings,
+    LocalisationSettings,
     paper_numbers,
     paper_table4_aucs,
 )
@@ -325,3 +326,14 @@ class ExperimentPlan:
     def paper_row_aucs(self) -> dict[str, dict[str, Any]]:
         """The paper's AUC and A-AUC of every Table 2/3 row (the claims' paper column)."""
         return paper_numbers(self.config["table2"], self.config["table3"])
+
+    def localisation(self) -> LocalisationSettings:
+        """The heatmaps' pointing game: the converted image size, the patch side, the
+        bootstrap of the whole-image rows."""
+        bootstrap = self.config["whole_image"]["bootstrap"]
+        return LocalisationSettings(
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            n_boot=int(bootstrap["n_boot"]),
+            seed=int(bootstrap["seed"]),
+        )

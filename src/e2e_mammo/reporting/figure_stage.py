@@ -22,6 +22,7 @@ import torch
 from e2e_mammo.constants import IMAGE_CLASSES, MALIGNANT_PATCH_CLASSES
 from e2e_mammo.data.batches import prepare_batch
 from e2e_mammo.data.whole_images import image_split_tables, read_png16
+from e2e_mammo.evaluation.localisation import heatmap_on_image
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
 from e2e_mammo.reporting.figures import plot_heatmap_overlays, plot_loss_curves
@@ -89,7 +90,8 @@ def heatmap_items(
     splits_csv: Path, manifest_csv: Path, patch_model_path: Path, settings: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """The overlays' images: ``settings["n_images"]`` test images (``image_size``), each with
-    its malignancy heatmap (``patch_size``) and a caption naming its label and top score."""
+    its malignancy heatmap (``patch_size``) placed on the image (each cell at its patch's
+    centre, bilinear in between) and a caption naming its label and top score."""
     tables = image_split_tables(splits_csv, manifest_csv)
     patch_model, _ = load_model(patch_model_path)
     window = heatmap_window(settings["patch_size"])
@@ -102,7 +104,8 @@ def heatmap_items(
             f"{row['image_id']}\nlabel {IMAGE_CLASSES[int(row['label'])]}, "
             f"max malignant p {heat.max():.2f}"
         )
-        items.append({"image": image, "heatmap": heat, "caption": caption})
+        placed = heatmap_on_image(heat, image.shape, window)
+        items.append({"image": image, "heatmap": placed, "caption": caption})
     return items
 
 

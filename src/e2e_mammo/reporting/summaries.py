@@ -28,6 +28,7 @@ TABLE_METRICS: dict[str, tuple[str, ...]] = {
     "table2": ("auc", "auc_ci_low", "auc_ci_high", "a_auc", "best_epoch"),
     "table3": ("auc", "auc_ci_low", "auc_ci_high", "a_auc", "best_epoch"),
     "ensemble": ("auc", "ci_low", "ci_high", "sensitivity", "specificity", "threshold"),
+    "localisation": ("hit_rate", "ci_low", "ci_high", "chance_rate"),
 }
 SWEEP_METRICS = ("auc", "ci_low", "ci_high", "n_patients")
 SWEEP_COLUMNS = ("size", *SWEEP_METRICS)
