@@ -3,6 +3,7 @@ import json
 import pandas as pd
 from helpers.image_cases import SIZE, write_image_dataset, write_patch_model
 
+from e2e_mammo.plan.evaluations import OverlaySettings
 from e2e_mammo.reporting.figure_stage import (
     fig2_panels,
     heatmap_items,
@@ -57,7 +58,7 @@ def test_fig2_is_written(tmp_path):
 def test_heatmap_items_are_test_images_with_their_heatmaps(tmp_path):
     splits, manifest = write_image_dataset(tmp_path)
     model = write_patch_model(tmp_path / "p.pt")
-    settings = {"n_images": 2, "image_size": list(SIZE), "patch_size": 32}
+    settings = OverlaySettings(n_images=2, image_size=SIZE, patch_size=32)
     items = heatmap_items(splits, manifest, model, settings)
     labels = [item["caption"].split("\n")[1].split(",")[0] for item in items]
     assert labels == ["label malignant", "label benign"]  # alternating, malignant first

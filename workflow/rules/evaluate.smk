@@ -106,7 +106,7 @@ rule heatmap_overlays:
         ENV
     params:
         code=code("heatmap_overlays.py"),
-        settings=PLAN.heatmap_settings(),
+        settings=to_params(PLAN.heatmap_settings()),
     script:
         "../scripts/heatmap_overlays.py"
 

@@ -48,6 +48,15 @@ class ClaimSettings:
 
 
 @dataclass(frozen=True)
+class OverlaySettings:
+    """The heatmap overlays: how many test images, the image size and the patch side."""
+
+    n_images: int
+    image_size: tuple[int, int]
+    patch_size: int
+
+
+@dataclass(frozen=True)
 class LocalisationSettings:
     """The pointing game's image and patch sizes (the heatmap's window) and the bootstrap of
     its intervals."""

@@ -22,6 +22,7 @@ from e2e_mammo.plan.evaluations import (
     ClaimSettings,
     EnsembleSettings,
     LocalisationSettings,
+    OverlaySettings,
     paper_numbers,
     paper_table4_aucs,
 )
@@ -247,11 +248,11 @@ class ExperimentPlan:
         """The Table 1 row whose heatmaps the overlays show (``figures.heatmap_row``'s)."""
         return self.patch_choice(self.config["figures"]["heatmap_row"]).row
 
-    def heatmap_settings(self) -> dict[str, Any]:
+    def heatmap_settings(self) -> OverlaySettings:
         """What the heatmap overlays need: how many images, the image and patch sizes."""
-        return dict(
-            n_images=self.config["figures"]["heatmap_images"],
-            image_size=list(self.image_size),
+        return OverlaySettings(
+            n_images=int(self.config["figures"]["heatmap_images"]),
+            image_size=self.image_size,
             patch_size=self.patch_size,
         )
 

@@ -25,6 +25,7 @@ from e2e_mammo.data.whole_images import image_split_tables, read_png16
 from e2e_mammo.evaluation.localisation import heatmap_on_image
 from e2e_mammo.models.heatmap import heatmap_window, patch_heatmap
 from e2e_mammo.models.saved import load_model
+from e2e_mammo.plan.evaluations import OverlaySettings
 from e2e_mammo.reporting.figures import plot_heatmap_overlays, plot_loss_curves
 
 
@@ -87,17 +88,17 @@ def malignancy_heatmap(patch_model, image: np.ndarray, window: int) -> np.ndarra
 
 
 def heatmap_items(
-    splits_csv: Path, manifest_csv: Path, patch_model_path: Path, settings: Mapping[str, Any]
+    splits_csv: Path, manifest_csv: Path, patch_model_path: Path, settings: OverlaySettings
 ) -> list[dict[str, Any]]:
-    """The overlays' images: ``settings["n_images"]`` test images (``image_size``), each with
+    """The overlays' images: ``settings.n_images`` test images (``image_size``), each with
     its malignancy heatmap (``patch_size``) placed on the image (each cell at its patch's
     centre, bilinear in between) and a caption naming its label and top score."""
     tables = image_split_tables(splits_csv, manifest_csv)
     patch_model, _ = load_model(patch_model_path)
-    window = heatmap_window(settings["patch_size"])
-    size = tuple(settings["image_size"])
+    window = heatmap_window(settings.patch_size)
+    size = settings.image_size
     items: list[dict[str, Any]] = []
-    for _, row in pick_examples(tables["test"], int(settings["n_images"])).iterrows():
+    for _, row in pick_examples(tables["test"], settings.n_images).iterrows():
         image = read_png16(row["png_path"], size)
         heat = malignancy_heatmap(patch_model, image, window)
         caption = (
@@ -113,7 +114,7 @@ def write_heatmap_overlays(
     splits_csv: Path,
     manifest_csv: Path,
     patch_model_path: Path,
-    settings: Mapping[str, Any],
+    settings: OverlaySettings,
     out_png: Path,
 ) -> Path:
     """The overlays of :func:`heatmap_items` drawn into ``out_png``."""
