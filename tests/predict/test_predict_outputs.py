@@ -9,7 +9,6 @@ import pytest
 from e2e_mammo.predict.outputs import (
     breast_table,
     heatmap_name,
-    heatmap_on_image,
     overlay,
     write_tables,
 )
@@ -67,15 +66,6 @@ def test_heatmap_names_are_safe_and_never_collide():
     names = {heatmap_name(i) for i in ("a/b", "a__b", "x y", "x_y", "Müller", "Møller")}
     assert len(names) == 6
     assert all(len(n) < 160 for n in names | {heatmap_name("u" * 400)})
-
-
-def test_heatmap_cells_sit_at_the_centre_of_their_patch():
-    heat = np.zeros((3, 2), np.float32)
-    heat[1, 1] = 1.0  # patch of feature cells 1..2 (window 2): pixels 32..96 in each direction
-    placed = heatmap_on_image(heat, (128, 96), window=2)
-    assert placed.shape == (128, 96)
-    row, col = np.unravel_index(int(np.argmax(placed)), placed.shape)
-    assert 48 <= row <= 80 and 48 <= col <= 80
 
 
 def test_overlay_is_the_image_size_in_colour():

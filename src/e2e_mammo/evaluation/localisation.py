@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from e2e_mammo.evaluation.bootstrap import percentile_interval
+from e2e_mammo.models.heatmap import STRIDE
 
-#: The backbones' total stride (ResNet50 and VGG16): feature-map cells are 32 pixels apart.
-STRIDE = 32
 #: The fewest patients whose hit rate gets a verdict.
 MIN_PATIENTS = 10
 Box = tuple[int, int, int, int]  # (top, left, bottom, right), bottom and right exclusive
@@ -49,23 +49,24 @@ def cell_centres(n: int, window: int, stride: int = STRIDE) -> np.ndarray:
 
 
 def heatmap_on_image(
-    heatmap: np.ndarray, image_hw: tuple[int, int], window: int, stride: int = STRIDE
+    heatmap: np.ndarray, shape: tuple[int, int], window: int, stride: int = STRIDE
 ) -> np.ndarray:
-    """The heatmap ``(h, w)`` as an image-size map: each cell's value at its patch's centre,
-    bilinear in between, the edge cells' values out to the image's borders (for display: the
-    same cells the pointing game reads, where they lie on the image)."""
-    import cv2
-
-    offset = (0.5 - window * stride / 2.0) / stride  # image pixel k -> cell (k + 0.5 - c0) / s
-    to_cells = np.array([[1 / stride, 0, offset], [0, 1 / stride, offset]], dtype=np.float64)
-    rows, cols = image_hw
-    return cv2.warpAffine(
-        np.asarray(heatmap, dtype=np.float32),
-        to_cells,
-        (int(cols), int(rows)),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
+    """The (u, v) heatmap at the image's pixels (for display: the cells the pointing game
+    reads, where they lie on the image): cell (i, j) averages feature cells i..i+window-1
+    (``stride`` pixels each), so its centre is ``stride * (i + window / 2)``: each cell is
+    stretched over ``stride`` pixels, the borders padded by half a window (edge values), then
+    cut or padded to ``shape``."""
+    rows, cols = heatmap.shape
+    up = cv2.resize(
+        heatmap.astype(np.float32), (cols * stride, rows * stride), interpolation=cv2.INTER_LINEAR
     )
+    pad = (window - 1) * stride // 2
+    up = cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    height, width = shape
+    extra_h, extra_w = max(0, height - up.shape[0]), max(0, width - up.shape[1])
+    if extra_h or extra_w:
+        up = cv2.copyMakeBorder(up, 0, extra_h, 0, extra_w, cv2.BORDER_REPLICATE)
+    return up[:height, :width]
 
 
 def _inside(rows: np.ndarray, cols: np.ndarray, boxes: Sequence[Box], margin: float) -> np.ndarray:

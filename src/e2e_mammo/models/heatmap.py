@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from e2e_mammo.models.patch_classifier import PatchClassifier
 
 HEATMAP_ACTIVATIONS = ("softmax", "relu")
+#: Pixels per feature-map cell of both backbones (ResNet50 and VGG16 downsample 32x).
+STRIDE = 32
 
 
-def heatmap_window(patch_size: int, stride: int = 32) -> int:
+def heatmap_window(patch_size: int, stride: int = STRIDE) -> int:
     """The patch side in feature-map cells: ``max(1, round(patch_size / stride))``
     (224 px -> 7)."""
     if patch_size < 1 or stride < 1:

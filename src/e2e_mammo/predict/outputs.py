@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from e2e_mammo.evaluation.localisation import heatmap_on_image
 from e2e_mammo.io import atomic_write_bytes, atomic_write_csv
 
 IMAGE_COLUMNS = (
@@ -65,8 +66,6 @@ OVERLAY_ALPHA = 0.4
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: Longest overlay file name stem kept as it is.
 MAX_NAME = 120
-#: Pixels per feature-map cell of both backbones (ResNet50 and VGG16 downsample 32x).
-STRIDE = 32
 
 
 def heatmap_name(image_index: str) -> str:
@@ -77,26 +76,6 @@ def heatmap_name(image_index: str) -> str:
         digest = hashlib.sha256(image_index.encode("utf-8", "surrogateescape")).hexdigest()[:10]
         safe = f"{safe[:MAX_NAME]}-{digest}"
     return f"{HEATMAP_DIR}/{safe}.png"
-
-
-def heatmap_on_image(
-    heatmap: np.ndarray, shape: tuple[int, int], window: int, stride: int = STRIDE
-) -> np.ndarray:
-    """The (u, v) heatmap at the image's pixels: cell (i, j) averages feature cells i..i+window-1
-    (``stride`` pixels each), so its centre is ``stride * (i + window / 2)``: each cell is
-    stretched over ``stride`` pixels, the borders padded by half a window (edge values), then
-    cut or padded to ``shape``."""
-    rows, cols = heatmap.shape
-    up = cv2.resize(
-        heatmap.astype(np.float32), (cols * stride, rows * stride), interpolation=cv2.INTER_LINEAR
-    )
-    pad = (window - 1) * stride // 2
-    up = cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    height, width = shape
-    extra_h, extra_w = max(0, height - up.shape[0]), max(0, width - up.shape[1])
-    if extra_h or extra_w:
-        up = cv2.copyMakeBorder(up, 0, extra_h, 0, extra_w, cv2.BORDER_REPLICATE)
-    return up[:height, :width]
 
 
 def overlay(pixels: np.ndarray, heatmap: np.ndarray, window: int = 1) -> np.ndarray:
