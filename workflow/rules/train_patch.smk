@@ -1,6 +1,7 @@
 # One job per Table 1 row (wildcard `row`, the `row` key of a params.yaml table1 entry).
-# Rows whose ImageNet weights are on disk train; the others are recorded as not run, with the
-# file to put where (adding the file makes the row train on the next run).
+# The rows patch_training.rows selects train when their ImageNet weights are on disk; the others
+# are recorded as not run, with the file to put where (adding the file makes the row train on the
+# next run), or as not in demo, with the switch that trains them.
 rule train_patch_classifier:
     input:
         patches=row_patch_files,
@@ -42,6 +43,7 @@ rule patch_row_not_run:
         code=code("patch_row_not_run.py"),
         row=lambda w: PLAN.patch_row_not_run(w.row),
         pretrained=config["pretrained"],
+        left_out=lambda w: PLAN.patch_row_left_out(w.row),
     script:
         "../scripts/patch_row_not_run.py"
 

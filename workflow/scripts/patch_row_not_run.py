@@ -13,4 +13,5 @@ record_row_not_run(
     snakemake.params.pretrained,
     Path(snakemake.output.result).parent,
     job_tracking(snakemake.config, group="table1"),
+    left_out=snakemake.params.left_out,
 )

@@ -31,6 +31,6 @@ def prepare_batch(
         if generator is None:
             raise ValueError("augmentation needs a generator")
         x = augment_batch(x, generator, augment_cfg)
-    if channels_last and device.type == "cuda":
+    if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x

@@ -26,7 +26,13 @@ from e2e_mammo.plan.evaluations import (
     paper_numbers,
     paper_table4_aucs,
 )
-from e2e_mammo.plan.patch_rows import PatchRowSettings, choose_pretrained, row_training_settings
+from e2e_mammo.plan.patch_rows import (
+    PatchRowSettings,
+    choose_pretrained,
+    not_in_demo_reason,
+    row_training_settings,
+    selected_patch_rows,
+)
 from e2e_mammo.plan.sizes import scaled_patch_size
 from e2e_mammo.plan.transfer_cells import (
     SWEEP_SWITCH,
@@ -124,9 +130,15 @@ class ExperimentPlan:
         return {row["row"]: row for row in self.config["table1"]}
 
     @cached_property
+    def selected_rows(self) -> list[str]:
+        """The Table 1 rows ``patch_training.rows`` selects (every row: ``all``)."""
+        selected = self.config["patch_training"].get("rows", "all")
+        return selected_patch_rows(self.config["table1"], selected)
+
+    @cached_property
     def trained_rows(self) -> list[str]:
-        """The Table 1 rows that train here (their ImageNet weights, if any, are on disk)."""
-        return [name for name in self.table1 if self._pretrained(name).skip_reason is None]
+        """The selected Table 1 rows that train here (their ImageNet weights, if any, on disk)."""
+        return [n for n in self.selected_rows if self._pretrained(n).skip_reason is None]
 
     @cached_property
     def not_run_rows(self) -> list[str]:
@@ -149,6 +161,10 @@ class ExperimentPlan:
     def patch_row_not_run(self, name: str) -> dict[str, Any]:
         """What a row that cannot run records to say why."""
         return {k: self.table1[name][k] for k in NOT_RUN_ROW_KEYS}
+
+    def patch_row_left_out(self, name: str) -> str:
+        """Why the demo leaves a row out (``patch_training.rows``), or ``""`` if it is selected."""
+        return "" if name in self.selected_rows else not_in_demo_reason()
 
     def paper_table1(self) -> dict[str, dict[str, Any]]:
         """The paper's published Table 1 numbers, for the table only."""

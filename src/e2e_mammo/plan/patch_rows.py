@@ -8,7 +8,7 @@ scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,39 @@ class PretrainedChoice:
     skip_reason: str | None = None
 
 
+#: How Table 1 says to train a row the demo leaves out.
+PATCH_SWITCH = "snakemake all --profile profiles/paper (or patch_training.rows: all)"
+
+
+def selected_patch_rows(
+    table1: Sequence[Mapping[str, Any]], selected: Sequence[str] | str
+) -> list[str]:
+    """The Table 1 rows ``patch_training.rows`` selects (``all`` or a list), in table order.
+
+    Raises ``ValueError`` naming unknown rows and the valid ones.
+    """
+    names = [r["row"] for r in table1]
+    if selected == "all":
+        return names
+    unknown = [n for n in selected if n not in names]
+    if unknown:
+        raise ValueError(
+            f"patch_training.rows names rows that are not in table1: {unknown} "
+            f"(the rows: {', '.join(names)})"
+        )
+    return [n for n in names if n in selected]
+
+
+def not_in_demo_reason() -> str:
+    """What Table 1 says of a row ``patch_training.rows`` leaves out."""
+    return f"not trained by the demo; to train it: {PATCH_SWITCH}"
+
+
+def paper_label(row: Mapping[str, Any]) -> str:
+    """``Y`` (ImageNet-pretrained) or ``N``: the row's initialisation as configured."""
+    return "Y" if row["pretrained"] == "imagenet" else "N"
+
+
 def choose_pretrained(row: Mapping[str, Any], cfg: Mapping[str, Any]) -> PretrainedChoice:
     """Apply ``pretrained.override`` and find ImageNet weights for a row that asks for them.
 
@@ -35,9 +68,8 @@ def choose_pretrained(row: Mapping[str, Any], cfg: Mapping[str, Any]) -> Pretrai
     :class:`MissingWeightsError` with the exact file and folder (``on_missing: fail``).
     """
     asked = row["pretrained"]
-    paper_label = "Y" if asked == "imagenet" else "N"
     if cfg.get("override") == "none":
-        label = "N" if asked == "none" else f"N (demo override; paper {paper_label})"
+        label = "N" if asked == "none" else f"N (demo override; paper {paper_label(row)})"
         return PretrainedChoice(init="none", label=label)
     if asked == "none":
         return PretrainedChoice(init="none", label="N")

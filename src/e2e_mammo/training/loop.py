@@ -3,8 +3,9 @@
 Batches are prepared (16-bit values to the 0-255 scale, augmentation) by
 :func:`e2e_mammo.data.batches.prepare_batch`. Per-batch class balancing gives each sample the weight
 1/(count of its class in the batch), normalised to sum to the batch size (the authors'
-``--auto-batch-balance``). The same code runs on CPU and CUDA; ``channels_last`` and ``amp``
-(bf16 autocast) are used only on CUDA.
+``--auto-batch-balance``). The same code runs on CPU and CUDA; ``channels_last`` is the caller's
+choice (:meth:`e2e_mammo.training.fit.FitConfig.uses_channels_last`: CUDA, and CPU for the patch
+classifiers), ``amp`` (bf16 autocast) is used only on CUDA.
 """
 
 from __future__ import annotations

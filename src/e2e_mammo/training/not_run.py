@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e_mammo.io import atomic_write_json
-from e2e_mammo.plan.patch_rows import choose_pretrained
+from e2e_mammo.plan.patch_rows import choose_pretrained, paper_label
 from e2e_mammo.provenance import git_commit
 from e2e_mammo.tracking import TrackingConfig, start_run
 
@@ -19,17 +19,25 @@ log = logging.getLogger(__name__)
 
 
 def record_row_not_run(
-    row: Mapping[str, Any], pretrained: Mapping[str, Any], out_dir: Path, tracking: TrackingConfig
+    row: Mapping[str, Any],
+    pretrained: Mapping[str, Any],
+    out_dir: Path,
+    tracking: TrackingConfig,
+    left_out: str = "",
 ) -> dict:
-    """``result.json`` (and one MLflow run) for a row that cannot run, with the reason."""
-    choice = choose_pretrained(row, pretrained)
-    reason = choice.skip_reason or "not run"
-    log.warning("row %s not run: %s", row["row"], reason)
+    """``result.json`` (and one MLflow run) for a Table 1 row that does not train, with why:
+    ``left_out`` (the demo leaves it out: ``not in demo``) or its missing ImageNet weights."""
+    if left_out:
+        status, label, reason = "not in demo", paper_label(row), left_out
+    else:
+        choice = choose_pretrained(row, pretrained)
+        status, label, reason = "not run", choice.label, choice.skip_reason or "not run"
+    log.warning("row %s %s: %s", row["row"], status, reason)
     tags = {
         "table": "1",
         "row": row["row"],
         "stage": "patch",
-        "status": "not run",
+        "status": status,
         "git_commit": git_commit(),
     }
     with start_run(tracking, f"table1/{row['row']}", tags=tags) as run:
@@ -37,7 +45,7 @@ def record_row_not_run(
             {
                 "arch": row["arch"],
                 "patch_set": row["patch_set"],
-                "pretrained": choice.label,
+                "pretrained": label,
                 "note": reason,
             }
         )
@@ -45,8 +53,8 @@ def record_row_not_run(
         "row": row["row"],
         "arch": row["arch"],
         "patch_set": row["patch_set"],
-        "pretrained_label": choice.label,
-        "status": "not run",
+        "pretrained_label": label,
+        "status": status,
         "note": reason,
         "mlflow_run_id": run.run_id,
     }

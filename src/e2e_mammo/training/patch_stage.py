@@ -14,6 +14,7 @@ A row whose ImageNet weights are missing is recorded by :func:`record_row_not_ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -49,7 +50,8 @@ def _score_splits(model, data, dev, cfg: FitConfig, batch_size: int):
     for split in SPLITS:
         dataset, index = data[split]
         loader = make_loader(dataset, batch_size, shuffle=False)
-        result = evaluate(model, loader, device=dev, channels_last=cfg.channels_last, amp=cfg.amp)
+        last = cfg.uses_channels_last(dev)
+        result = evaluate(model, loader, device=dev, channels_last=last, amp=cfg.amp)
         frames.append(prediction_frame(split, result, PATCH_CLASSES, ids=index))
         if split == "test":
             metrics = {
@@ -104,7 +106,7 @@ def _save_outputs(model, row: _RowInputs, predictions: pd.DataFrame) -> None:
 
 def _train(ctx: JobContext, row: _RowInputs) -> JobOutcome:
     data = {split: load_patch_split(row.patches_dir, split) for split in SPLITS}
-    cfg = fit_config(row.settings.fit)
+    cfg = dataclasses.replace(fit_config(row.settings.fit), cpu_channels_last=True)
     model, dev, bs = _build_model(row), pick_device(row.device), row.settings.batch_size
     seed = row.settings.seed
     # memory-mapped patch batches are one copy each: loader workers would cost more than save
