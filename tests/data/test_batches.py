@@ -30,3 +30,9 @@ def test_the_same_generator_seed_gives_the_same_augmented_batch():
         for _ in range(2)
     )
     assert torch.equal(a, b) and not torch.equal(a, prepare_batch(x, device="cpu"))
+
+
+def test_channels_last_batch_on_cpu_when_asked():
+    x = torch.zeros(2, 1, 8, 6, dtype=torch.int32)
+    out = prepare_batch(x, device="cpu", channels_last=True)
+    assert out.is_contiguous(memory_format=torch.channels_last)

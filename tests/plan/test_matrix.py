@@ -39,6 +39,28 @@ def test_rows_asking_for_missing_imagenet_weights_are_not_run(config) -> None:
     }
 
 
+def test_patch_rows_left_out_of_the_demo_say_so_and_how_to_train_them(config) -> None:
+    config["patch_training"]["rows"] = ["resnet50-N-S1", "resnet50-Y-S1"]
+    plan = _plan(config)
+    assert plan.trained_rows == ["resnet50-N-S1"]  # the Y row's weights are not on disk
+    left_out = [r for r in plan.not_run_rows if plan.patch_row_left_out(r)]
+    assert left_out == ["resnet50-N-S10", "resnet50-Y-S10", "vgg16-Y-S10", "vgg16-N-S10"]
+    assert "patch_training.rows: all" in plan.patch_row_left_out("vgg16-N-S10")
+    assert plan.patch_row_left_out("resnet50-Y-S1") == ""  # selected: not run for its weights
+
+
+def test_all_patch_rows_train_where_their_weights_allow(config) -> None:
+    config["patch_training"]["rows"] = "all"
+    trained = _plan(config).trained_rows
+    assert trained == [r["row"] for r in config["table1"] if r["pretrained"] == "none"]
+
+
+def test_unknown_patch_row_names_are_refused(config) -> None:
+    config["patch_training"]["rows"] = ["resnet50-N-S10", "resnet99-N-S10"]
+    with pytest.raises(ValueError, match="resnet99-N-S10"):
+        _ = _plan(config).trained_rows
+
+
 def test_whole_image_rows_split_into_trained_and_recorded(config) -> None:
     plan = _plan(config)
     assert set(plan.trained_whole) == set(config["whole_image"]["rows"])

@@ -196,3 +196,19 @@ def test_a_monitor_that_scores_needs_a_validation_loader(tmp_path):
     model = tiny_classifier()
     with pytest.raises(ValueError, match="needs a validation loader"):
         fit(model, train, None, cfg, FitRun(checkpoint_dir=tmp_path, identity="t", device="cpu"))
+
+
+@pytest.mark.parametrize(
+    ("cpu_channels_last", "device", "expected"),
+    [(False, "cpu", False), (True, "cpu", True), (False, "cuda", True)],
+)
+def test_channels_last_on_cuda_and_on_cpu_only_when_asked(cpu_channels_last, device, expected):
+    cfg = FitConfig(schedule=SCHEDULE, cpu_channels_last=cpu_channels_last)
+    assert cfg.uses_channels_last(device) is expected
+    assert cfg.epoch_settings(device).channels_last is expected
+
+
+def test_a_cpu_channels_last_run_keeps_its_weights_channels_last(tmp_path):
+    model, _ = run(tmp_path, cpu_channels_last=True)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)

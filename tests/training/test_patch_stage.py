@@ -147,6 +147,14 @@ def test_row_without_weights_writes_not_run_result(tmp_path: Path, empty_torch_h
     assert weights_file_name("resnet50") in saved["note"]
 
 
+def test_row_left_out_of_the_demo_is_recorded_as_not_in_demo(tmp_path: Path) -> None:
+    reason = "not trained by the demo; to train it: patch_training.rows: all"
+    pretrained = {"override": None, "on_missing": "fail", "weights": {}}  # never looked up
+    result = record_row_not_run(ROW_Y, pretrained, tmp_path / "out", NO_TRACKING, left_out=reason)
+    assert result["status"] == "not in demo" and result["note"] == reason
+    assert result["pretrained_label"] == "Y"
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path, dict]:
     """One row trained on a tiny patch set (patches folder, output folder, result)."""
