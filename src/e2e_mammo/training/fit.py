@@ -80,8 +80,8 @@ class FitConfig:
     balance: bool = True
     extension: Extension | None = None
     channels_last: bool = True
-    #: channels_last on CPU too: ResNet50/VGG16 train 1.2-1.25x faster on ~50 px patches there
-    #: (not on whole images): docs/measurements.md
+    #: channels_last on CPU too: a ResNet50 step on the demo's 50-px patches is ~1.08x as fast
+    #: there, one on 256x192 images is not (``bench/reference.py --layouts``)
     cpu_channels_last: bool = False
     amp: bool = True
     head_attr: str = "head"
