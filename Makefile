@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: run test lint format clean venv dvc-remote lock docs
+.PHONY: run test test-slow lint format clean venv dvc-remote lock docs
 
 venv: $(STAMP)
 
@@ -45,9 +45,16 @@ run: $(STAMP) .dvc/config.local
 	@echo "Score mammograms with the trained ensemble (results/ensemble/cbis-ddsm/bundle.pt):"
 	@echo "  $(BIN)/e2e-mammo predict FOLDER_OR_FILES --out preds"
 
+# The test-suite in two tiers. `make test`: every test not marked slow (unit and stage tests,
+# lint, dry runs; ~5 min on 2 cores). `make test-slow`: the end-to-end tier, the CI-sized pipeline
+# run once through the real DAG (tests/test_workflow.py) and the checks that need it or a real
+# cluster executor, DVC round trip or size bomb (~11 min on 2 cores). .ci/run runs both.
 test: $(STAMP)
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not slow" tests
+
+test-slow: $(STAMP)
 	@# --dist loadfile: a test module stays on one worker, so the tiny pipeline of test_workflow.py runs once
-	$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m slow tests
 
 # Generated files: the parameter reference in docs/parameters.md (from the schema's
 # descriptions) and the CI-sized configuration .test/params.yaml (params.yaml + .test/overrides.yaml).

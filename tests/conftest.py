@@ -34,8 +34,8 @@ def store(tmp_path: Path, migrated_mlflow_db: Path) -> TrackingConfig:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end pipeline module first: under ``-n 2 --dist loadfile`` (``make test``) its
-    tiny pipeline then runs beside the other modules instead of after them."""
+    """The end-to-end pipeline module first: under ``-n 2 --dist loadfile`` (``make test-slow``)
+    its tiny pipeline then runs beside the other modules instead of after them."""
     items.sort(key=lambda item: item.path.name != "test_workflow.py")
 
 
