@@ -51,9 +51,10 @@ def selected_patch_rows(
     return [n for n in names if n in selected]
 
 
-def not_in_demo_reason() -> str:
-    """What Table 1 says of a row ``patch_training.rows`` leaves out."""
-    return f"not trained by the demo; to train it: {PATCH_SWITCH}"
+def not_in_demo_reason(switch: str = PATCH_SWITCH) -> str:
+    """What a table says of a row the demo leaves out, with the ``switch`` that trains it
+    (Table 1: ``patch_training.rows``; Tables 2/3 pass theirs)."""
+    return f"not trained by the demo; to train it: {switch}"
 
 
 def paper_label(row: Mapping[str, Any]) -> str:

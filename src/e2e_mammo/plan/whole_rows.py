@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from e2e_mammo.plan.patch_rows import not_in_demo_reason
 from e2e_mammo.plan.schedules import Stage, scale_schedule
 from e2e_mammo.plan.settings import FitSettings, flat
 from e2e_mammo.plan.tops import describe_top, paper_family
@@ -99,7 +100,7 @@ def row_meta(row: Mapping[str, Any], table: int, choice: PatchChoice) -> dict[st
 def not_run_reason(status: str, choice: PatchChoice) -> str:
     """What Tables 2/3 say of a row that did not train."""
     if status == "not in demo":
-        return f"not trained by the demo; to train it: {PAPER_SWITCH}"
+        return not_in_demo_reason(PAPER_SWITCH)
     return choice.reason
 
 
