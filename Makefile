@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: run test test-slow lint format clean venv dvc-remote lock docs
+.PHONY: run test test-slow test-slurm lint format clean venv dvc-remote lock docs
 
 venv: $(STAMP)
 
@@ -50,11 +50,22 @@ run: $(STAMP) .dvc/config.local
 # run once through the real DAG (tests/test_workflow.py) and the checks that need it or a real
 # cluster executor, DVC round trip or size bomb (~11 min on 2 cores). .ci/run runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not slow" tests
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not slow and not slurm" tests
 
 test-slow: $(STAMP)
 	@# --dist loadfile: a test module stays on one worker, so the tiny pipeline of test_workflow.py runs once
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m slow tests
+
+# The SLURM tier: the CI-sized pipeline through a real single-node SLURM with profiles/slurm
+# (tests/test_slurm.py; ~25 min on 2 cores). tools/slurm_single_node.sh installs (apt-get) and
+# starts the cluster, which needs root; where it cannot, this says so and skips. .ci/run runs it.
+test-slurm: $(STAMP)
+	@if tools/slurm_single_node.sh install && tools/slurm_single_node.sh start; then \
+		E2E_REQUIRE_SLURM=1 $(BIN)/python -m pytest -m slurm tests; rc=$$?; \
+		tools/slurm_single_node.sh stop; exit $$rc; \
+	else \
+		echo "== the SLURM tier was SKIPPED: no single-node SLURM could be installed or started here (see the message above; it needs root and apt-get)"; \
+	fi
 
 # Generated files: the parameter reference in docs/parameters.md (from the schema's
 # descriptions) and the CI-sized configuration .test/params.yaml (params.yaml + .test/overrides.yaml).

@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,12 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers.mlflow_server import mlflow_server as start_mlflow_server
 
 from e2e_mammo.preprocess.subsets import subset_patient_count
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-MLFLOW = Path(sys.executable).with_name("mlflow")
 SUBMIT = ROOT / "tests/cluster/submit.sh"
 
 
@@ -68,40 +66,11 @@ def copy_pipeline(pipeline: Path, workdir: Path) -> Path:
     return workdir
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
     """A real `mlflow server` on 127.0.0.1 (SQLite backend, artifacts it serves); its URI."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    cmd = [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
-    cmd += ["--artifacts-destination", str(folder / "artifacts"), "--workers", "1"]
-    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, (
-            folder / "server.log"
-        ).read_text()[-2000:]
-        time.sleep(0.5)
-    yield uri
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    with start_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="module")
