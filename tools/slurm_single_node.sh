@@ -54,6 +54,8 @@ cmd_install() {
         return 0
     fi
     command -v apt-get >/dev/null || die "no apt-get: install slurm-wlm (slurmctld, slurmd, sbatch) and munge with your package manager"
+    # a fresh machine may have no package lists yet
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slurm-wlm munge
 }
 
