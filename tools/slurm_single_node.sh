@@ -18,6 +18,7 @@
 #   rules under profiles/slurm) are scheduled (one at a time) although no GPU exists; nothing
 #   on the node sees a GPU (CUDA_VISIBLE_DEVICES is set but names no device);
 # - one partition `debug`, the default;
+# - controller and node at 127.0.0.1, so nothing depends on the host name resolving;
 # - for containers without cgroups: ProctrackType=proctrack/linuxproc, TaskPlugin=task/none,
 #   JobAcctGatherType=jobacct_gather/none;
 # - no accounting database (no slurmdbd): `sacct` answers "accounting storage is disabled",
@@ -74,7 +75,7 @@ write_conf() {
     cat >"$CONF" <<EOF
 $MARK: a single-node SLURM for tests and trials.
 ClusterName=e2e
-SlurmctldHost=$NODE
+SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation=$DIR/state
@@ -98,7 +99,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 GresTypes=gpu
-NodeName=$NODE CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
     cat >"$ETC/gres.conf" <<EOF
