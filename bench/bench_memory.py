@@ -38,11 +38,12 @@ import argparse
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from contextlib import nullcontext
+
+from process_memory import current_rss, peak_rss, reset_peak_rss  # bench/process_memory.py
 
 MIB = 2**20
 DEFAULT_TOP = {"type": "resnet", "blocks": [[512, 512, 1024, 2], [512, 512, 1024, 2]]}
@@ -70,28 +71,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- child: one configuration
-
-
-def _current_rss() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return None
-
-
-def _maxrss() -> int:
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def child(args: argparse.Namespace) -> dict:
@@ -140,8 +119,8 @@ def child(args: argparse.Namespace) -> dict:
         before = torch.cuda.memory_allocated(dev)
         out["device_name"] = torch.cuda.get_device_name(dev)
     else:
-        before = _current_rss() or _maxrss()
-        out["peak_reset"] = _reset_peak_rss()
+        before = current_rss() or peak_rss()
+        out["peak_reset"] = reset_peak_rss()
     times = []
     for _ in range(args.steps):
         t = time.perf_counter()
@@ -160,7 +139,7 @@ def child(args: argparse.Namespace) -> dict:
         peak = torch.cuda.max_memory_allocated(dev)
         out["reserved_mib"] = torch.cuda.max_memory_reserved(dev) / MIB
     else:
-        peak = _maxrss()
+        peak = peak_rss()
     out.update(
         before_mib=before / MIB,
         peak_mib=peak / MIB,

@@ -46,7 +46,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -57,6 +56,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench helpers beside this file
+
+from process_memory import peak_rss, reset_peak_rss  # noqa: E402
 
 #: Views (distinct patient, breast side and view) in the four CBIS-DDSM description CSVs of the
 #: current release (the NBIA download the pipeline reads; /work/shared/cbis-ddsm-csv). The paper
@@ -590,7 +592,7 @@ def measure(setup: Setup, bench: str, variant: str, loaders: Mapping[str, Any]) 
     if cuda:
         torch.cuda.reset_peak_memory_stats(setup.device)
     else:
-        _reset_peak_rss()
+        reset_peak_rss()
     model.to(setup.device)
     if VARIANTS[variant][1]:
         model.to(memory_format=torch.channels_last)
@@ -599,7 +601,7 @@ def measure(setup: Setup, bench: str, variant: str, loaders: Mapping[str, Any]) 
     kind = "patches" if group == "patch" else ("images-main" if mode == "tta" else "images")
     loader = loaders[kind]
     batches = run_steps(setup, bench, variant, model, loader)
-    peak = torch.cuda.max_memory_allocated(setup.device) if cuda else _peak_rss()
+    peak = torch.cuda.max_memory_allocated(setup.device) if cuda else peak_rss()
     total = batches.end - batches.start
     bs = loader.batch_sampler.batch_size
     del model
@@ -623,21 +625,6 @@ def _release(cuda: bool) -> None:
     gc.collect()
     if cuda:
         torch.cuda.empty_cache()
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's peak RSS (Linux ``clear_refs`` 5); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss() -> int:
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def measure_all(
@@ -809,7 +796,6 @@ def machine(device: str) -> str:
 
     if torch.device(device).type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from reference import cpu_model  # bench/reference.py
 
     threads = torch.get_num_threads()

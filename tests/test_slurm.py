@@ -37,6 +37,7 @@ import pytest
 import torch
 import yaml
 from helpers.mlflow_server import mlflow_server as start_mlflow_server
+from helpers.pipeline_copy import copy_pipeline
 
 from e2e_mammo.plan.matrix import ExperimentPlan
 from e2e_mammo.plan.schedules import total_epochs
@@ -345,14 +346,6 @@ def _long_row_params(params: dict) -> dict:
     return params
 
 
-def _copy_pipeline(source: Path, workdir: Path) -> Path:
-    """A copy of a finished pipeline: results/ as hard links (jobs replace files, never edit
-    them), Snakemake's records copied."""
-    shutil.copytree(source, workdir, symlinks=True, ignore=shutil.ignore_patterns("results"))
-    shutil.copytree(source / "results", workdir / "results", copy_function=os.link)
-    return workdir
-
-
 def _cancel_once_checkpointed(workdir: Path, job: subprocess.Popen, timeout_s: float) -> str:
     """Wait for the training job's checkpoint, then ``scancel`` its SLURM job; its id."""
     checkpoint = workdir / "results/patch_models" / CANCEL_ROW / "checkpoints" / CHECKPOINT_FILE
@@ -376,7 +369,7 @@ def _cancel_once_checkpointed(workdir: Path, job: subprocess.Popen, timeout_s: f
 def test_a_cancelled_training_job_resumes_from_its_checkpoint(
     tmp_path: Path, cluster: Cluster, slurm_run: SlurmRun, local_run: Path
 ) -> None:
-    workdir = _copy_pipeline(slurm_run.workdir, tmp_path / "slurm")
+    workdir = copy_pipeline(slurm_run.workdir, tmp_path / "slurm")
     params = _long_row_params(yaml.safe_load((workdir / "params.yaml").read_text()))
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     target = f"results/patch_models/{CANCEL_ROW}/model.pt"
@@ -399,7 +392,7 @@ def test_a_cancelled_training_job_resumes_from_its_checkpoint(
     assert states[cancelled] == "CANCELLED" and list(states.values()).count("COMPLETED") == 1
 
     # the resumed run ends where an uninterrupted one does
-    uninterrupted = _copy_pipeline(local_run, tmp_path / "local")
+    uninterrupted = copy_pipeline(local_run, tmp_path / "local")
     (uninterrupted / "params.yaml").write_text(yaml.safe_dump(params))
     assert snakemake(uninterrupted, target).returncode == 0
     folder = Path("results/patch_models") / CANCEL_ROW

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers.mlflow_server import mlflow_server as start_mlflow_server
+from helpers.pipeline_copy import copy_pipeline
 
 from e2e_mammo.preprocess.subsets import subset_patient_count
 
@@ -56,14 +57,6 @@ def run_snakemake(
     cmd += ["--cores", str(cores), "--resources", f"gpu={gpus}"]
     env = dict(os.environ, TORCH_HOME=str(workdir / "torch-home"))
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-
-
-def copy_pipeline(pipeline: Path, workdir: Path) -> Path:
-    """A copy of the finished tiny pipeline to try changes on: results/ as hard links (cheap;
-    jobs replace files, never edit them in place), Snakemake's records as real copies."""
-    shutil.copytree(pipeline, workdir, symlinks=True, ignore=shutil.ignore_patterns("results"))
-    shutil.copytree(pipeline / "results", workdir / "results", copy_function=os.link)
-    return workdir
 
 
 @pytest.fixture(scope="module")
