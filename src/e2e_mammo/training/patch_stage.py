@@ -1,4 +1,4 @@
-"""One row of Table 1: train a patch classifier on a patch set, score every split.
+"""One row of Table 1: train a patch classifier on a patch set, score validation and test.
 
 The row's training settings (:class:`~e2e_mammo.plan.patch_rows.PatchRowSettings`, built by
 the torch-free plan) are exactly what changes its result:
@@ -7,7 +7,7 @@ its top blocks, batch size, seed, augmentation and monitor. The paper's publishe
 never reach a training job (they go to the table). The job (:func:`train_patch_row`) runs
 through :func:`~e2e_mammo.training.job.run_tracked_job`: one MLflow run (tags ``table=1``,
 ``row``, ``stage=patch``), resume of an interrupted job only, and the outputs ``model.pt``
-(best epoch, :mod:`e2e_mammo.models.saved`), ``predictions.csv`` (every split, per patch:
+(best epoch, :mod:`e2e_mammo.models.saved`), ``predictions.csv`` (:data:`SCORED_SPLITS`, per patch:
 :mod:`e2e_mammo.evaluation.predictions`), ``history.csv``, learning curves and ``result.json``.
 A row whose ImageNet weights are missing is recorded by :func:`record_row_not_run`.
 """
@@ -42,12 +42,17 @@ log = logging.getLogger(__name__)
 #: A ResNet50 checkpoint (last + best weights + Adam state) is ~380 MB and takes ~0.5-0.9 s to
 #: write on the 2-core machines; short demo epochs (~4 s) write one at most every 30 s.
 CHECKPOINT_INTERVAL_S = 30.0
+#: The splits scored into ``predictions.csv``: validation and test (Table 1, the localisation
+#: table). Nothing reads training-set scores, which took a fifth of the final scoring of the
+#: demo's S10 row (as in :mod:`e2e_mammo.training.whole_stage`).
+SCORED_SPLITS = ("val", "test")
 
 
 def _score_splits(model, data, dev, cfg: FitConfig, batch_size: int):
-    """Predictions of every split (one table) and the test metrics, scored as in training."""
+    """Predictions of the scored splits (one table) and the test metrics, scored as in
+    training."""
     frames, metrics = [], {}
-    for split in SPLITS:
+    for split in SCORED_SPLITS:
         dataset, index = data[split]
         loader = make_loader(dataset, batch_size, shuffle=False)
         last = cfg.uses_channels_last(dev)
