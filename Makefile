@@ -41,7 +41,7 @@ dvc-remote: .dvc/config.local
 
 # The demo on the CPU: there `gpu` is only a count of training jobs at once. DEMO_SLOTS of them run
 # side by side, the whole-image rows, fine-tuning cells and two-step fits at CORES/DEMO_SLOTS
-# threads each: on 2 cores two one-thread ResNet50 jobs do ~1.35x the work of one two-thread job
+# threads each: on 2 cores two one-thread ResNet50 jobs do ~1.2x the work of one two-thread job
 # (bench/README.md, "Training jobs side by side"). The patch classifiers keep every core (two at
 # once gain nothing there). DEMO_SLOTS=1 runs one job at a time, as the README's snakemake line.
 DEMO_SLOTS ?= 2
