@@ -56,7 +56,7 @@ run: $(STAMP) .dvc/config.local
 	@echo "  $(BIN)/e2e-mammo predict FOLDER_OR_FILES --out preds"
 
 # The test-suite in two tiers. `make test`: every test not marked slow (unit and stage tests,
-# lint, dry runs; ~5 min on 2 cores). `make test-slow`: the end-to-end tier, the CI-sized pipeline
+# lint, dry runs; ~4 min on 2 cores). `make test-slow`: the end-to-end tier, the CI-sized pipeline
 # run once through the real DAG (tests/test_workflow.py) and the checks that need it or a real
 # cluster executor, DVC round trip or size bomb (~11 min on 2 cores). .ci/run runs both.
 test: $(STAMP)
