@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from helpers.bench_modules import load_bench_module
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("job_times", ROOT / "bench" / "job_times.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["job_times"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-jt = _load()
+jt = load_bench_module("job_times")
 
 LOG = """\
 Building DAG of jobs...

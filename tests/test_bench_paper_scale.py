@@ -3,26 +3,14 @@ the measuring code path on the CPU (a smoke test: the numbers it measures mean n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.bench_modules import load_bench_module
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("paper_scale", ROOT / "bench" / "paper_scale.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paper_scale"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-ps = _load()
+ps = load_bench_module("paper_scale")
 
 
 @pytest.fixture(scope="module")
